@@ -1,0 +1,28 @@
+# rvs — the Rust Virtual Server.  `make test` runs every test; benches and fuzzing stay out of CI.
+CARGO ?= cargo
+FUZZ_SECONDS ?= 600
+
+.PHONY: test build bench-engine fuzz-wire fuzz-engine fuzz-replay fmt
+
+build:
+	$(CARGO) build --workspace
+
+test:
+	$(CARGO) test --workspace
+	$(MAKE) fuzz-replay
+
+# Replays the committed fuzz corpora through the fuzz targets' bodies (plain cargo test, no nightly).
+fuzz-replay:
+	$(CARGO) test -p rvs-engine --test fuzz_replay
+
+bench-engine:
+	$(CARGO) bench -p rvs-engine --bench engine
+
+fuzz-wire:
+	cd fuzz && $(CARGO) +nightly fuzz run wire -- -max_total_time=$(FUZZ_SECONDS)
+
+fuzz-engine:
+	cd fuzz && $(CARGO) +nightly fuzz run engine -- -max_total_time=$(FUZZ_SECONDS)
+
+fmt:
+	$(CARGO) fmt --all

@@ -1,0 +1,192 @@
+//! ICMP errors that belong to a conn (IPVS `ip_vs_in_icmp` / `ip_vs_out_icmp`).
+//!
+//! An error quotes the packet that caused it. From the client side, that packet is one we
+//! sent the client (vaddr → caddr), so the error goes on to the real server; from the real
+//! server's side it is one we forwarded (caddr or laddr → daddr), so it goes back to the
+//! client. For NAT and FULLNAT the quoted headers are translated like the outer ones, so
+//! that each end recognises its own packet.
+
+use super::{set_addr, set_port, wr16, Hdr};
+use crate::conn::{tick_of, Conn, ConnAddr, ConnKey, ConnTable, FwdKind};
+use crate::engine::Core;
+use crate::packet::PacketBuf;
+use crate::verdict::{DropReason, Verdict};
+use rvs_wire::frame::{parse_inner_ip, FrameInfo, L3};
+use rvs_wire::{checksum, icmpv4, ip_proto};
+
+fn is_error(v6: bool, t: u8) -> bool {
+    if v6 {
+        (1..=4).contains(&t)
+    } else {
+        matches!(
+            t,
+            icmpv4::kind::DEST_UNREACH
+                | icmpv4::kind::SOURCE_QUENCH
+                | icmpv4::kind::TIME_EXCEEDED
+                | icmpv4::kind::PARAM_PROBLEM
+        )
+    }
+}
+
+pub(crate) fn icmp<A: ConnAddr>(
+    core: &mut Core,
+    table: &mut ConnTable<A>,
+    pkt: &mut PacketBuf,
+    h: &Hdr,
+    fi: &FrameInfo,
+    now: u64,
+) -> Verdict {
+    if !is_error(h.v6, fi.l4_kind) {
+        return Verdict::Pass;
+    }
+    let ip_end = (h.l3 + h.ip_len).min(pkt.len());
+    let inner_off = h.l4 + 8;
+    if inner_off >= ip_end {
+        return Verdict::Pass;
+    }
+    let Ok(inner) = parse_inner_ip(&pkt.data()[inner_off..ip_end]) else {
+        return Verdict::Pass;
+    };
+    let same_family = matches!((inner.l3, h.v6), (L3::Ipv4, false) | (L3::Ipv6, true));
+    if !same_family
+        || !matches!(
+            inner.protocol,
+            ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP
+        )
+    {
+        return Verdict::Pass;
+    }
+    let (Some(isrc), Some(idst)) = (A::from_ip(inner.src), A::from_ip(inner.dst)) else {
+        return Verdict::Pass;
+    };
+    let tnow = tick_of(now);
+    // A quote is often cut short: its transport checksum may only be updated when the
+    // field itself was quoted (the update stays right for the whole original segment).
+    let inner_l4 = inner_off + inner.l4_offset;
+    let csum_end = inner_l4
+        + if inner.protocol == ip_proto::TCP {
+            18
+        } else {
+            8
+        };
+    let ih = Hdr {
+        l3: inner_off + inner.l3_offset,
+        l4: inner_l4,
+        v6: h.v6,
+        proto: inner.protocol,
+        l4_ok: inner.l4_ok && csum_end <= ip_end,
+        ip_len: inner.ip_len,
+    };
+    // About a packet we sent the client: inner is vaddr:vport → caddr:cport.
+    let k_in = ConnKey {
+        proto: inner.protocol,
+        template: false,
+        a1: idst,
+        p1: inner.dport,
+        a2: isrc,
+        p2: inner.sport,
+    };
+    if let Some(i) = table.find_in(&k_in) {
+        let c = *table.get(i);
+        if !c.expired(tnow) {
+            return relay_in(core, pkt, h, &ih, &c);
+        }
+    }
+    // About a packet we forwarded to the real server: inner is (caddr|laddr) → daddr.
+    let k_out = ConnKey {
+        proto: inner.protocol,
+        template: false,
+        a1: idst,
+        p1: inner.dport,
+        a2: isrc,
+        p2: inner.sport,
+    };
+    if let Some(i) = table.find_out(&k_out) {
+        let c = *table.get(i);
+        if !c.expired(tnow) {
+            return relay_out(core, pkt, h, &ih, &c);
+        }
+    }
+    Verdict::Pass
+}
+
+/// Client side → real server.
+fn relay_in<A: ConnAddr>(
+    core: &mut Core,
+    pkt: &mut PacketBuf,
+    h: &Hdr,
+    ih: &Hdr,
+    c: &Conn<A>,
+) -> Verdict {
+    core.count_related(c.dest, h.ip_len, true);
+    match c.flags.fwd() {
+        FwdKind::Masq | FwdKind::FullNat => {
+            let f = pkt.data_mut();
+            if c.flags.fwd() == FwdKind::FullNat {
+                set_addr(f, h, false, c.laddr.as_ref());
+                // The quoted packet went laddr:lport → ... from the server's point of view.
+                set_addr(f, ih, true, c.laddr.as_ref());
+                set_port(f, ih, true, c.lport);
+            }
+            set_addr(f, h, true, c.daddr.as_ref());
+            set_addr(f, ih, false, c.daddr.as_ref());
+            set_port(f, ih, false, c.dport);
+            fix_icmp_checksum(f, h);
+            let hop = match core.hop_to_dest(c.dest) {
+                Ok(hop) => hop,
+                Err(r) => return Verdict::Drop(r),
+            };
+            if !super::dec_ttl(pkt.data_mut(), h) {
+                return Verdict::Drop(DropReason::TtlExceeded);
+            }
+            hop.finish(pkt.data_mut())
+        }
+        // DR and TUN forward the error as it is, like any packet of the conn.
+        FwdKind::Route | FwdKind::Tunnel => core.xmit_related_in(pkt, h, c),
+    }
+}
+
+/// Real server side → client.
+fn relay_out<A: ConnAddr>(
+    core: &mut Core,
+    pkt: &mut PacketBuf,
+    h: &Hdr,
+    ih: &Hdr,
+    c: &Conn<A>,
+) -> Verdict {
+    core.count_related(c.dest, h.ip_len, false);
+    let hop = match core.hop_to(c.caddr.to_ip()) {
+        Ok(hop) => hop,
+        Err(r) => return Verdict::Drop(r),
+    };
+    let f = pkt.data_mut();
+    set_addr(f, h, false, c.vaddr.as_ref());
+    set_addr(f, ih, true, c.vaddr.as_ref());
+    set_port(f, ih, true, c.vport);
+    if c.flags.fwd() == FwdKind::FullNat {
+        set_addr(f, h, true, c.caddr.as_ref());
+        set_addr(f, ih, false, c.caddr.as_ref());
+        set_port(f, ih, false, c.cport);
+    }
+    fix_icmp_checksum(f, h);
+    if !super::dec_ttl(f, h) {
+        return Verdict::Drop(DropReason::TtlExceeded);
+    }
+    hop.finish(pkt.data_mut())
+}
+
+/// The quoted packet changed, so the ICMP checksum is recomputed over the whole message
+/// (as IPVS does); ICMPv6 covers the pseudo header too.
+fn fix_icmp_checksum(f: &mut [u8], h: &Hdr) {
+    let end = (h.l3 + h.ip_len).min(f.len());
+    wr16(f, h.l4 + 2, 0);
+    let body = checksum::sum(&f[h.l4..end]);
+    let sum = if h.v6 {
+        let src: [u8; 16] = f[h.l3 + 8..h.l3 + 24].try_into().unwrap();
+        let dst: [u8; 16] = f[h.l3 + 24..h.l3 + 40].try_into().unwrap();
+        checksum::pseudo_v6(src, dst, ip_proto::ICMPV6, (end - h.l4) as u32).wrapping_add(body)
+    } else {
+        body
+    };
+    wr16(f, h.l4 + 2, checksum::finish(sum));
+}

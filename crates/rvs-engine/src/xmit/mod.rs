@@ -1,0 +1,149 @@
+//! Forwarding methods (IPVS `ip_vs_xmit.c`), one file each, over shared in-place rewrite
+//! primitives.
+//!
+//! Rewrites are done on raw offsets found by the one-pass parse, with RFC 1624 incremental
+//! checksum updates: an address or port change costs a few adds instead of a pass over the
+//! payload. This is only right when the incoming checksum is complete, which real NICs
+//! deliver; the test topologies turn TX checksum offload off on their veths
+//! (`ethtool -K dev tx off`) because locally generated veth traffic carries partial sums.
+
+pub mod dr;
+pub mod fullnat;
+pub mod icmp;
+pub mod nat;
+pub mod tun;
+
+use rvs_wire::ethernet::MacAddr;
+use rvs_wire::{checksum, ip_proto};
+
+/// Where the headers of the frame being processed are.
+#[derive(Clone, Copy, Debug)]
+pub struct Hdr {
+    pub l3: usize,
+    pub l4: usize,
+    pub v6: bool,
+    pub proto: u8,
+    /// The L4 header is complete, so its checksum field may be touched.
+    pub l4_ok: bool,
+    /// Length of the IP packet (header included).
+    pub ip_len: usize,
+}
+
+#[inline]
+pub fn rd16(b: &[u8], off: usize) -> u16 {
+    u16::from_be_bytes([b[off], b[off + 1]])
+}
+
+#[inline]
+pub fn wr16(b: &mut [u8], off: usize, v: u16) {
+    b[off..off + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+/// Offset of the L4 checksum that covers the IP pseudo header, if any.
+#[inline]
+fn pseudo_csum_off(h: &Hdr) -> Option<usize> {
+    if !h.l4_ok {
+        return None;
+    }
+    match h.proto {
+        ip_proto::TCP => Some(h.l4 + 16),
+        ip_proto::UDP => Some(h.l4 + 6),
+        ip_proto::ICMPV6 => Some(h.l4 + 2),
+        _ => None,
+    }
+}
+
+/// Apply a change of 16-bit words to a transport checksum, keeping UDP's rules: over IPv4
+/// a zero checksum means "none" and stays zero, and a computed zero is sent as 0xffff.
+#[inline]
+fn update_l4(frame: &mut [u8], h: &Hdr, off: usize, old: &[u8], new: &[u8]) {
+    let c = rd16(frame, off);
+    if h.proto == ip_proto::UDP && c == 0 && !h.v6 {
+        return;
+    }
+    let mut n = checksum::update_addr(c, old, new);
+    if h.proto == ip_proto::UDP && n == 0 {
+        n = 0xffff;
+    }
+    wr16(frame, off, n);
+}
+
+/// Replace the source or destination address, fixing the IPv4 header checksum and the
+/// transport checksum's pseudo header.
+#[inline]
+pub fn set_addr(frame: &mut [u8], h: &Hdr, dst: bool, new: &[u8]) {
+    let (off, n) = if h.v6 {
+        (h.l3 + if dst { 24 } else { 8 }, 16)
+    } else {
+        (h.l3 + if dst { 16 } else { 12 }, 4)
+    };
+    debug_assert_eq!(new.len(), n);
+    let mut old = [0u8; 16];
+    old[..n].copy_from_slice(&frame[off..off + n]);
+    if old[..n] == *new {
+        return;
+    }
+    frame[off..off + n].copy_from_slice(new);
+    if !h.v6 {
+        let c = rd16(frame, h.l3 + 10);
+        wr16(frame, h.l3 + 10, checksum::update_addr(c, &old[..n], new));
+    }
+    if let Some(co) = pseudo_csum_off(h) {
+        update_l4(frame, h, co, &old[..n], new);
+    }
+}
+
+/// Replace the source or destination port. SCTP's CRC32c has no incremental form: the
+/// caller recomputes it once after all rewrites ([`fix_sctp`]).
+#[inline]
+pub fn set_port(frame: &mut [u8], h: &Hdr, dst: bool, new: u16) {
+    let off = h.l4 + if dst { 2 } else { 0 };
+    let old = rd16(frame, off);
+    if old == new {
+        return;
+    }
+    wr16(frame, off, new);
+    if h.l4_ok && matches!(h.proto, ip_proto::TCP | ip_proto::UDP) {
+        let co = h.l4 + if h.proto == ip_proto::TCP { 16 } else { 6 };
+        update_l4(frame, h, co, &old.to_be_bytes(), &new.to_be_bytes());
+    }
+}
+
+/// Recompute an SCTP packet's CRC32c after its ports changed.
+pub fn fix_sctp(frame: &mut [u8], h: &Hdr) {
+    if h.proto == ip_proto::SCTP && h.l4_ok {
+        let end = (h.l3 + h.ip_len).min(frame.len());
+        let mut p = rvs_wire::sctp::SctpPacket::new_unchecked(&mut frame[h.l4..end]);
+        p.fill_checksum();
+    }
+}
+
+/// Decrement TTL / hop limit as a router does (IPVS `decrement_ttl`); false when it would
+/// reach zero, and the caller answers with ICMP time exceeded.
+#[inline]
+pub fn dec_ttl(frame: &mut [u8], h: &Hdr) -> bool {
+    if h.v6 {
+        let hl = frame[h.l3 + 7];
+        if hl <= 1 {
+            return false;
+        }
+        frame[h.l3 + 7] = hl - 1;
+    } else {
+        let ttl = frame[h.l3 + 8];
+        if ttl <= 1 {
+            return false;
+        }
+        let old = [ttl, frame[h.l3 + 9]];
+        frame[h.l3 + 8] = ttl - 1;
+        let new = [ttl - 1, frame[h.l3 + 9]];
+        let c = rd16(frame, h.l3 + 10);
+        wr16(frame, h.l3 + 10, checksum::update_addr(c, &old, &new));
+    }
+    true
+}
+
+#[inline]
+pub fn set_macs(frame: &mut [u8], src: MacAddr, dst: MacAddr) {
+    frame[0..6].copy_from_slice(&dst.0);
+    frame[6..12].copy_from_slice(&src.0);
+}

@@ -1,0 +1,899 @@
+//! Fixture tables: description, input frame, expected verdict, expected output frame.
+//!
+//! Every expected frame is built from scratch by `testkit::Pkt` with full checksums, so a
+//! byte-for-byte match also proves the engine's incremental checksum updates.
+
+use rvs_engine::config::{FwdMethod, TunCsum, TunType};
+use rvs_engine::testkit::*;
+use rvs_engine::topo::*;
+use rvs_engine::{DropReason, PortId, Verdict};
+use rvs_proto::Proto;
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const PSH: u8 = 0x08;
+const RST: u8 = 0x04;
+const SYNACK: u8 = SYN | ACK;
+
+struct Step {
+    desc: &'static str,
+    input: Vec<u8>,
+    port: PortId,
+    verdict: Verdict,
+    output: Option<Vec<u8>>,
+}
+
+fn step(
+    desc: &'static str,
+    input: Pkt,
+    port: PortId,
+    verdict: Verdict,
+    output: Option<Pkt>,
+) -> Step {
+    Step {
+        desc,
+        input: input.build(),
+        port,
+        verdict,
+        output: output.map(|p| p.build()),
+    }
+}
+
+fn raw(
+    desc: &'static str,
+    input: Vec<u8>,
+    port: PortId,
+    verdict: Verdict,
+    output: Option<Vec<u8>>,
+) -> Step {
+    Step {
+        desc,
+        input,
+        port,
+        verdict,
+        output,
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.chunks(16)
+        .map(|c| {
+            c.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn run(h: &mut Harness, steps: Vec<Step>) {
+    for s in steps {
+        let (v, out) = h.send(&s.input, s.port);
+        assert_eq!(v, s.verdict, "{}: verdict", s.desc);
+        if let Some(exp) = s.output {
+            assert_eq!(hex(&out), hex(&exp), "{}: output frame", s.desc);
+        }
+        h.advance_ms(1);
+    }
+}
+
+/// From a client behind the gateway to the director.
+fn cl(p: Pkt) -> Pkt {
+    p.macs(MAC_GW, MAC_DIRECTOR)
+}
+
+/// From real server N to the director's inside port.
+fn rs(n: u8, p: Pkt) -> Pkt {
+    p.macs(rs_mac(n), MAC_DIRECTOR_IN)
+}
+
+/// Toward real server N.
+fn to_rs(n: u8, p: Pkt) -> Pkt {
+    p.macs(MAC_DIRECTOR_IN, rs_mac(n))
+}
+
+/// Toward the clients' gateway.
+fn to_cl(p: Pkt) -> Pkt {
+    p.macs(MAC_DIRECTOR, MAC_GW)
+}
+
+fn v4_services() -> Vec<std::sync::Arc<rvs_engine::ServiceConfig>> {
+    vec![
+        Svc::tcp("10.0.0.100", 80, "rr")
+            .dest("172.16.0.2", 80, FwdMethod::Masq, 1)
+            .build(),
+        // Seed 000's port mapping: VIP:80 → RS:8000.
+        Svc::tcp("10.0.0.110", 80, "wlc")
+            .dest("172.16.0.3", 8000, FwdMethod::Masq, 2)
+            .build(),
+        Svc::new(Proto::Udp, "10.0.0.100", 53, "rr")
+            .dest("172.16.0.2", 5353, FwdMethod::Masq, 1)
+            .build(),
+        Svc::new(Proto::Sctp, "10.0.0.100", 9, "rr")
+            .dest("172.16.0.2", 9999, FwdMethod::Masq, 1)
+            .build(),
+        Svc::tcp("10.0.0.101", 80, "wrr")
+            .dest("172.16.0.3", 80, FwdMethod::Route, 1)
+            .build(),
+        Svc::tcp("10.0.0.102", 80, "rr")
+            .dest("172.16.0.4", 80, tun(TunType::Ipip, TunCsum::NoCsum), 1)
+            .build(),
+        Svc::tcp("10.0.0.103", 80, "rr")
+            .dest(
+                "172.16.0.5",
+                80,
+                tun(TunType::Gue { port: 6080 }, TunCsum::Csum),
+                1,
+            )
+            .build(),
+        Svc::tcp("10.0.0.104", 80, "rr")
+            .dest("172.16.0.6", 80, tun(TunType::Gre, TunCsum::Csum), 1)
+            .build(),
+        Svc::tcp("10.0.0.106", 80, "rr")
+            .dest("fd16::8", 80, tun(TunType::Ipip, TunCsum::NoCsum), 1)
+            .build(),
+        Svc::tcp("10.0.0.107", 80, "rr")
+            .dest("172.16.0.2", 80, FwdMethod::Masq, 0)
+            .build(),
+    ]
+}
+
+#[test]
+fn nat_both_directions_ipv4() {
+    let mut h = Harness::new(v4_services());
+    let c = "10.9.0.5";
+    run(
+        &mut h,
+        vec![
+            step(
+                "SYN to the VIP is DNATed to the real server",
+                cl(Pkt::tcp(c, 40000, "10.0.0.100", 80, SYN)),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(2, Pkt::tcp(c, 40000, "172.16.0.2", 80, SYN).ttl(63))),
+            ),
+            step(
+                "SYN-ACK from the real server is SNATed to VIP:80",
+                rs(2, Pkt::tcp("172.16.0.2", 80, c, 40000, SYNACK)),
+                IN,
+                Verdict::Tx(OUT),
+                Some(to_cl(Pkt::tcp("10.0.0.100", 80, c, 40000, SYNACK).ttl(63))),
+            ),
+            step(
+                "data from the client follows the conn",
+                cl(Pkt::tcp(c, 40000, "10.0.0.100", 80, ACK | PSH)
+                    .payload(b"GET / HTTP/1.0\r\n\r\n")),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(
+                    2,
+                    Pkt::tcp(c, 40000, "172.16.0.2", 80, ACK | PSH)
+                        .payload(b"GET / HTTP/1.0\r\n\r\n")
+                        .ttl(63),
+                )),
+            ),
+            step(
+                "port mapping, seed 000: VIP:80 to 172.16.0.3:8000",
+                cl(Pkt::tcp(c, 40001, "10.0.0.110", 80, SYN)),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(
+                    3,
+                    Pkt::tcp(c, 40001, "172.16.0.3", 8000, SYN).ttl(63),
+                )),
+            ),
+            step(
+                "the mapped reply leaves from VIP:80",
+                rs(
+                    3,
+                    Pkt::tcp("172.16.0.3", 8000, c, 40001, SYNACK).payload(b"odd"),
+                ),
+                IN,
+                Verdict::Tx(OUT),
+                Some(to_cl(
+                    Pkt::tcp("10.0.0.110", 80, c, 40001, SYNACK)
+                        .payload(b"odd")
+                        .ttl(63),
+                )),
+            ),
+            step(
+                "UDP with a checksum, port mapped",
+                cl(Pkt::udp(c, 5000, "10.0.0.100", 53).payload(b"query")),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(
+                    2,
+                    Pkt::udp(c, 5000, "172.16.0.2", 5353)
+                        .payload(b"query")
+                        .ttl(63),
+                )),
+            ),
+            step(
+                "UDP reply",
+                rs(2, Pkt::udp("172.16.0.2", 5353, c, 5000).payload(b"answer!")),
+                IN,
+                Verdict::Tx(OUT),
+                Some(to_cl(
+                    Pkt::udp("10.0.0.100", 53, c, 5000)
+                        .payload(b"answer!")
+                        .ttl(63),
+                )),
+            ),
+            step(
+                "UDP without a checksum keeps none",
+                cl(Pkt::udp(c, 5001, "10.0.0.100", 53)
+                    .payload(b"q")
+                    .no_udp_csum()),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(
+                    2,
+                    Pkt::udp(c, 5001, "172.16.0.2", 5353)
+                        .payload(b"q")
+                        .no_udp_csum()
+                        .ttl(63),
+                )),
+            ),
+            step(
+                "SCTP INIT: ports mapped and CRC32c recomputed",
+                cl(Pkt::sctp(c, 7000, "10.0.0.100", 9, 1)),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(2, Pkt::sctp(c, 7000, "172.16.0.2", 9999, 1).ttl(63))),
+            ),
+            step(
+                "SCTP INIT-ACK back",
+                rs(2, Pkt::sctp("172.16.0.2", 9999, c, 7000, 2)),
+                IN,
+                Verdict::Tx(OUT),
+                Some(to_cl(Pkt::sctp("10.0.0.100", 9, c, 7000, 2).ttl(63))),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn dr_and_tunnels_ipv4() {
+    let mut h = Harness::new(v4_services());
+    let c = "10.9.0.6";
+    let syn = |vip: &str| cl(Pkt::tcp(c, 41000, vip, 80, SYN).payload(b"x"));
+    let inner = |vip: &str| {
+        Pkt::tcp(c, 41000, vip, 80, SYN)
+            .payload(b"x")
+            .ttl(63)
+            .ip_bytes()
+    };
+    // GUE: UDP (entropy source port, 6080) + GUE header (version 0, proto 4).
+    let gue_inner = inner("10.0.0.103");
+    let mut hdr_for_entropy = syn("10.0.0.103").build();
+    hdr_for_entropy[14 + 8] = 63;
+    let ent = rvs_engine::xmit::tun::flow_entropy(
+        &hdr_for_entropy,
+        &rvs_engine::xmit::Hdr {
+            l3: 14,
+            l4: 34,
+            v6: false,
+            proto: 6,
+            l4_ok: true,
+            ip_len: gue_inner.len(),
+        },
+    );
+    let mut udp = Vec::new();
+    udp.extend_from_slice(&(0xc000 | (ent & 0x3fff)).to_be_bytes());
+    udp.extend_from_slice(&6080u16.to_be_bytes());
+    udp.extend_from_slice(&((12 + gue_inner.len()) as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0, 0, 4, 0, 0]);
+    let mut sum_buf = udp.clone();
+    sum_buf.extend_from_slice(&gue_inner);
+    let ps = rvs_wire::checksum::pseudo(
+        &"172.16.0.1".parse().unwrap(),
+        &"172.16.0.5".parse().unwrap(),
+        17,
+        sum_buf.len() as u32,
+    );
+    let csum = rvs_wire::checksum::finish(ps.wrapping_add(rvs_wire::checksum::sum(&sum_buf)));
+    udp[6..8].copy_from_slice(&csum.to_be_bytes());
+    // GRE with checksum: C bit, protocol 0x0800, checksum over GRE header and payload.
+    let gre_inner = inner("10.0.0.104");
+    let mut gre = vec![0x80, 0, 0x08, 0x00, 0, 0, 0, 0];
+    let mut gbuf = gre.clone();
+    gbuf.extend_from_slice(&gre_inner);
+    let gc = rvs_wire::checksum::finish(rvs_wire::checksum::sum(&gbuf));
+    gre[4..6].copy_from_slice(&gc.to_be_bytes());
+    // The engine's IPv4 ident counter starts at its seed (7) and counts up per packet made.
+    run(
+        &mut h,
+        vec![
+            step(
+                "DR rewrites only the MACs (and TTL, as a router)",
+                syn("10.0.0.101"),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(
+                    3,
+                    Pkt::tcp(c, 41000, "10.0.0.101", 80, SYN)
+                        .payload(b"x")
+                        .ttl(63),
+                )),
+            ),
+            raw(
+                "IPIP toward the real server, DF copied from the inner header",
+                syn("10.0.0.102").build(),
+                OUT,
+                Verdict::Tx(IN),
+                Some(encap(
+                    MAC_DIRECTOR_IN,
+                    rs_mac(4),
+                    "172.16.0.1",
+                    "172.16.0.4",
+                    4,
+                    8,
+                    true,
+                    0,
+                    &[],
+                    &inner("10.0.0.102"),
+                )),
+            ),
+            raw(
+                "GUE with UDP checksum",
+                syn("10.0.0.103").build(),
+                OUT,
+                Verdict::Tx(IN),
+                Some(encap(
+                    MAC_DIRECTOR_IN,
+                    rs_mac(5),
+                    "172.16.0.1",
+                    "172.16.0.5",
+                    17,
+                    9,
+                    true,
+                    0,
+                    &udp,
+                    &gue_inner,
+                )),
+            ),
+            raw(
+                "GRE with checksum",
+                syn("10.0.0.104").build(),
+                OUT,
+                Verdict::Tx(IN),
+                Some(encap(
+                    MAC_DIRECTOR_IN,
+                    rs_mac(6),
+                    "172.16.0.1",
+                    "172.16.0.6",
+                    47,
+                    10,
+                    true,
+                    0,
+                    &gre,
+                    &gre_inner,
+                )),
+            ),
+            raw(
+                "an IPv4 service with an IPv6 tunnel server: IPv4-in-IPv6",
+                syn("10.0.0.106").build(),
+                OUT,
+                Verdict::Tx(IN),
+                Some(encap(
+                    MAC_DIRECTOR_IN,
+                    rs_mac(8),
+                    "fd16::1",
+                    "fd16::8",
+                    4,
+                    0,
+                    true,
+                    0,
+                    &[],
+                    &inner("10.0.0.106"),
+                )),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn errors_and_refusals_ipv4() {
+    let mut h = Harness::new(v4_services());
+    let c = "10.9.0.7";
+    let big = cl(Pkt::tcp(c, 42000, "10.0.0.102", 80, SYN).payload_len(1460));
+    let quote = {
+        let b = big.ip_bytes();
+        b[..548].to_vec()
+    };
+    let garbage = {
+        let mut f = cl(Pkt::tcp(c, 1, "10.0.0.100", 80, SYN)).build();
+        f.truncate(14 + 20 + 10); // TCP header cut short
+        f[14 + 3] = 30; // total length agrees with the cut
+        f[14 + 10] = 0;
+        f[14 + 11] = 0;
+        let cs = rvs_wire::checksum::finish(rvs_wire::checksum::sum(&f[14..34]));
+        f[24..26].copy_from_slice(&cs.to_be_bytes());
+        f
+    };
+    run(
+        &mut h,
+        vec![
+            step(
+                "a DF packet too big for the tunnel gets frag-needed with MTU minus overhead",
+                big.clone(),
+                OUT,
+                Verdict::Tx(OUT),
+                Some(
+                    Pkt::icmp("10.0.0.102", c, 3, 4, 1480, quote)
+                        .macs(MAC_DIRECTOR, MAC_GW)
+                        .tos(0xc0)
+                        .df(false)
+                        .ident(8),
+                ),
+            ),
+            step(
+                "the same without DF is counted, not fragmented",
+                big.clone().df(false).sport(42001),
+                OUT,
+                Verdict::Drop(DropReason::TooBig),
+                None,
+            ),
+            step(
+                "no available real server: ICMP port unreachable, as ip_vs_leave",
+                cl(Pkt::tcp(c, 42002, "10.0.0.107", 80, SYN)),
+                OUT,
+                Verdict::Tx(OUT),
+                Some(
+                    Pkt::icmp(
+                        "10.0.0.107",
+                        c,
+                        3,
+                        3,
+                        0,
+                        Pkt::tcp(c, 42002, "10.0.0.107", 80, SYN).ip_bytes(),
+                    )
+                    .macs(MAC_DIRECTOR, MAC_GW)
+                    .tos(0xc0)
+                    .df(false)
+                    .ident(9),
+                ),
+            ),
+            step(
+                "TTL 1 through NAT: ICMP time exceeded",
+                cl(Pkt::tcp(c, 42003, "10.0.0.100", 80, SYN).ttl(1)),
+                OUT,
+                Verdict::Tx(OUT),
+                Some(
+                    Pkt::icmp(
+                        "10.0.0.100",
+                        c,
+                        11,
+                        0,
+                        0,
+                        Pkt::tcp(c, 42003, "10.0.0.100", 80, SYN).ttl(1).ip_bytes(),
+                    )
+                    .macs(MAC_DIRECTOR, MAC_GW)
+                    .tos(0xc0)
+                    .df(false)
+                    .ident(10),
+                ),
+            ),
+            step(
+                "an ACK without a conn is dropped, not left to the kernel's RST",
+                cl(Pkt::tcp(c, 42004, "10.0.0.100", 80, ACK)),
+                OUT,
+                Verdict::Drop(DropReason::NoConn),
+                None,
+            ),
+            step(
+                "a RST without a conn likewise",
+                cl(Pkt::tcp(c, 42005, "10.0.0.100", 80, RST)),
+                OUT,
+                Verdict::Drop(DropReason::NoConn),
+                None,
+            ),
+            step(
+                "traffic for an address that is not a VIP passes",
+                cl(Pkt::tcp(c, 42006, "10.0.0.1", 22, SYN)),
+                OUT,
+                Verdict::Pass,
+                None,
+            ),
+            step(
+                "a port with no service on a VIP passes",
+                cl(Pkt::tcp(c, 42007, "10.0.0.100", 81, SYN)),
+                OUT,
+                Verdict::Pass,
+                None,
+            ),
+            raw(
+                "a truncated TCP header to a VIP is dropped as malformed",
+                garbage,
+                OUT,
+                Verdict::Drop(DropReason::Malformed),
+                None,
+            ),
+            raw(
+                "a runt frame is malformed",
+                vec![0u8; 5],
+                OUT,
+                Verdict::Drop(DropReason::Malformed),
+                None,
+            ),
+            raw(
+                "ARP passes to the kernel",
+                {
+                    let mut f = vec![0xff; 6];
+                    f.extend_from_slice(&MAC_GW.0);
+                    f.extend_from_slice(&[0x08, 0x06]);
+                    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+                    f.extend_from_slice(&MAC_GW.0);
+                    f.extend_from_slice(&[10, 0, 0, 254, 0, 0, 0, 0, 0, 0, 10, 0, 0, 100]);
+                    f
+                },
+                OUT,
+                Verdict::Pass,
+                None,
+            ),
+        ],
+    );
+    let counters = h.engine.counters();
+    assert_eq!(
+        counters.drop_count(DropReason::TooBig),
+        2,
+        "frag-needed and the non-DF drop are both counted"
+    );
+    assert_eq!(counters.drop_count(DropReason::NoDest), 1);
+    assert_eq!(counters.drop_count(DropReason::TtlExceeded), 1);
+    assert_eq!(counters.drop_count(DropReason::NoConn), 2);
+    assert_eq!(counters.drop_count(DropReason::Malformed), 2);
+    assert_eq!(counters.pass, 3);
+    assert_eq!(counters.icmp_sent, 3);
+}
+
+#[test]
+fn fragments_to_a_vip_are_dropped_and_counted() {
+    let mut h = Harness::new(v4_services());
+    let mut f = cl(Pkt::udp("10.9.0.8", 5000, "10.0.0.100", 53).payload(b"abcdefgh")).build();
+    // Mark it as a later fragment (offset 8 bytes) and fix the header checksum.
+    f[14 + 6] = 0x00;
+    f[14 + 7] = 0x01;
+    f[24] = 0;
+    f[25] = 0;
+    let cs = rvs_wire::checksum::finish(rvs_wire::checksum::sum(&f[14..34]));
+    f[24..26].copy_from_slice(&cs.to_be_bytes());
+    let (v, _) = h.send(&f, OUT);
+    assert_eq!(v, Verdict::Drop(DropReason::Fragment));
+}
+
+#[test]
+fn icmp_errors_follow_their_conn_ipv4() {
+    let mut h = Harness::new(v4_services());
+    let c = "10.9.0.9";
+    // Open a TCP and a UDP conn through NAT.
+    run(
+        &mut h,
+        vec![
+            step(
+                "tcp syn",
+                cl(Pkt::tcp(c, 43000, "10.0.0.100", 80, SYN)),
+                OUT,
+                Verdict::Tx(IN),
+                None,
+            ),
+            step(
+                "udp",
+                cl(Pkt::udp(c, 43001, "10.0.0.100", 53).payload(b"q")),
+                OUT,
+                Verdict::Tx(IN),
+                None,
+            ),
+        ],
+    );
+    // The client's router says our reply (VIP:80 → client) was too big.
+    let reply_seen_by_client = Pkt::tcp("10.0.0.100", 80, c, 43000, SYNACK)
+        .ttl(50)
+        .ip_bytes();
+    let reply_as_rs_sent = Pkt::tcp("172.16.0.2", 80, c, 43000, SYNACK)
+        .ttl(50)
+        .ip_bytes();
+    // The real server says the client's datagram hit a closed port.
+    let dgram_seen_by_rs = Pkt::udp(c, 43001, "172.16.0.2", 5353)
+        .payload(b"q")
+        .ttl(63)
+        .ip_bytes();
+    let dgram_as_client_sent = Pkt::udp(c, 43001, "10.0.0.100", 53)
+        .payload(b"q")
+        .ttl(63)
+        .ip_bytes();
+    run(
+        &mut h,
+        vec![
+            step(
+                "frag-needed from the client side goes to the real server, quote translated",
+                cl(Pkt::icmp(
+                    "10.9.0.254",
+                    "10.0.0.100",
+                    3,
+                    4,
+                    1400,
+                    reply_seen_by_client[..28].to_vec(),
+                )),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(
+                    2,
+                    Pkt::icmp(
+                        "10.9.0.254",
+                        "172.16.0.2",
+                        3,
+                        4,
+                        1400,
+                        reply_as_rs_sent[..28].to_vec(),
+                    )
+                    .ttl(63),
+                )),
+            ),
+            step(
+                "port unreachable from the real server goes to the client, from the VIP",
+                rs(
+                    2,
+                    Pkt::icmp("172.16.0.2", c, 3, 3, 0, dgram_seen_by_rs.clone()),
+                ),
+                IN,
+                Verdict::Tx(OUT),
+                Some(to_cl(
+                    Pkt::icmp("10.0.0.100", c, 3, 3, 0, dgram_as_client_sent.clone()).ttl(63),
+                )),
+            ),
+            step(
+                "an error about no conn passes",
+                cl(Pkt::icmp(
+                    "10.9.0.254",
+                    "10.0.0.100",
+                    3,
+                    4,
+                    1400,
+                    Pkt::tcp("10.0.0.100", 80, c, 1, SYNACK).ip_bytes()[..28].to_vec(),
+                )),
+                OUT,
+                Verdict::Pass,
+                None,
+            ),
+        ],
+    );
+    assert_eq!(h.engine.counters().icmp_related, 2);
+}
+
+fn v6_services() -> Vec<std::sync::Arc<rvs_engine::ServiceConfig>> {
+    vec![
+        Svc::tcp("fd00::100", 80, "rr")
+            .dest("fd16::2", 8080, FwdMethod::Masq, 1)
+            .build(),
+        Svc::tcp("fd00::101", 80, "rr")
+            .dest("fd16::3", 80, FwdMethod::Route, 1)
+            .build(),
+        Svc::tcp("fd00::102", 80, "rr")
+            .dest("172.16.0.4", 80, tun(TunType::Ipip, TunCsum::NoCsum), 1)
+            .build(),
+        Svc::tcp("fd00::103", 80, "rr")
+            .dest("fd16::5", 80, tun(TunType::Ipip, TunCsum::NoCsum), 1)
+            .build(),
+        Svc::new(Proto::Udp, "fd00::100", 53, "rr")
+            .dest("fd16::2", 53, FwdMethod::Masq, 1)
+            .build(),
+        Svc::tcp("fd00::107", 80, "rr")
+            .dest("fd16::2", 80, FwdMethod::Masq, 0)
+            .build(),
+    ]
+}
+
+#[test]
+fn ipv6_nat_dr_tun_and_errors() {
+    let mut h = Harness::new(v6_services());
+    let c = "fd09::5";
+    let inner = |vip: &str| Pkt::tcp(c, 44000, vip, 80, SYN).ttl(63).ip_bytes();
+    run(
+        &mut h,
+        vec![
+            step(
+                "IPv6 NAT in, port mapped",
+                cl(Pkt::tcp(c, 44000, "fd00::100", 80, SYN)),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(2, Pkt::tcp(c, 44000, "fd16::2", 8080, SYN).ttl(63))),
+            ),
+            step(
+                "IPv6 NAT out",
+                rs(2, Pkt::tcp("fd16::2", 8080, c, 44000, SYNACK)),
+                IN,
+                Verdict::Tx(OUT),
+                Some(to_cl(Pkt::tcp("fd00::100", 80, c, 44000, SYNACK).ttl(63))),
+            ),
+            step(
+                "IPv6 UDP NAT",
+                cl(Pkt::udp(c, 44001, "fd00::100", 53).payload(b"v6q")),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(
+                    2,
+                    Pkt::udp(c, 44001, "fd16::2", 53).payload(b"v6q").ttl(63),
+                )),
+            ),
+            step(
+                "IPv6 DR",
+                cl(Pkt::tcp(c, 44000, "fd00::101", 80, SYN)),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(3, Pkt::tcp(c, 44000, "fd00::101", 80, SYN).ttl(63))),
+            ),
+            raw(
+                "an IPv6 service with an IPv4 tunnel server: IPv6-in-IPv4 (proto 41), DF set",
+                cl(Pkt::tcp(c, 44000, "fd00::102", 80, SYN)).build(),
+                OUT,
+                Verdict::Tx(IN),
+                Some(encap(
+                    MAC_DIRECTOR_IN,
+                    rs_mac(4),
+                    "172.16.0.1",
+                    "172.16.0.4",
+                    41,
+                    8,
+                    true,
+                    0,
+                    &[],
+                    &inner("fd00::102"),
+                )),
+            ),
+            raw(
+                "IPv6-in-IPv6",
+                cl(Pkt::tcp(c, 44000, "fd00::103", 80, SYN)).build(),
+                OUT,
+                Verdict::Tx(IN),
+                Some(encap(
+                    MAC_DIRECTOR_IN,
+                    rs_mac(5),
+                    "fd16::1",
+                    "fd16::5",
+                    41,
+                    0,
+                    true,
+                    0,
+                    &[],
+                    &inner("fd00::103"),
+                )),
+            ),
+            step(
+                "no real server: ICMPv6 port unreachable",
+                cl(Pkt::tcp(c, 44002, "fd00::107", 80, SYN)),
+                OUT,
+                Verdict::Tx(OUT),
+                Some(
+                    Pkt::icmp(
+                        "fd00::107",
+                        c,
+                        1,
+                        4,
+                        0,
+                        Pkt::tcp(c, 44002, "fd00::107", 80, SYN).ip_bytes(),
+                    )
+                    .macs(MAC_DIRECTOR, MAC_GW),
+                ),
+            ),
+            step(
+                "hop limit 1: ICMPv6 time exceeded",
+                cl(Pkt::tcp(c, 44003, "fd00::100", 80, SYN).ttl(1)),
+                OUT,
+                Verdict::Tx(OUT),
+                Some(
+                    Pkt::icmp(
+                        "fd00::100",
+                        c,
+                        3,
+                        0,
+                        0,
+                        Pkt::tcp(c, 44003, "fd00::100", 80, SYN).ttl(1).ip_bytes(),
+                    )
+                    .macs(MAC_DIRECTOR, MAC_GW),
+                ),
+            ),
+            step(
+                "packet too big from the client side follows the NAT conn (ICMPv6 checksum redone)",
+                cl(Pkt::icmp(
+                    "fd09::fe",
+                    "fd00::100",
+                    2,
+                    0,
+                    1280,
+                    Pkt::tcp("fd00::100", 80, c, 44000, SYNACK)
+                        .ttl(60)
+                        .ip_bytes(),
+                )),
+                OUT,
+                Verdict::Tx(IN),
+                Some(to_rs(
+                    2,
+                    Pkt::icmp(
+                        "fd09::fe",
+                        "fd16::2",
+                        2,
+                        0,
+                        1280,
+                        Pkt::tcp("fd16::2", 8080, c, 44000, SYNACK)
+                            .ttl(60)
+                            .ip_bytes(),
+                    )
+                    .ttl(63),
+                )),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn vlan_tagged_frames_keep_their_tag() {
+    let mut h = Harness::new(v4_services());
+    let (v, out) = h.send(
+        &cl(Pkt::tcp("10.9.0.10", 45000, "10.0.0.101", 80, SYN))
+            .vlan(42)
+            .build(),
+        OUT,
+    );
+    assert_eq!(v, Verdict::Tx(IN));
+    assert_eq!(
+        hex(&out),
+        hex(&to_rs(
+            3,
+            Pkt::tcp("10.9.0.10", 45000, "10.0.0.101", 80, SYN).ttl(63)
+        )
+        .vlan(42)
+        .build())
+    );
+}
+
+#[test]
+fn fullnat_translates_both_ends() {
+    let svcs = vec![Svc::tcp("10.0.0.105", 80, "rr")
+        .laddr("172.16.0.250")
+        .dest("172.16.0.7", 8080, FwdMethod::FullNat, 1)
+        .build()];
+    let mut h = Harness::new(svcs);
+    let c = "10.9.0.11";
+    let (v, out) = h.send(&cl(Pkt::tcp(c, 46000, "10.0.0.105", 80, SYN)).build(), OUT);
+    assert_eq!(v, Verdict::Tx(IN));
+    let conn = h
+        .engine
+        .conns(h.now)
+        .into_iter()
+        .find(|x| !x.template)
+        .expect("a conn");
+    let (laddr, lport) = conn.laddr.expect("a FULLNAT local address");
+    assert_eq!(laddr.to_string(), "172.16.0.250");
+    assert!(lport >= 1024);
+    assert_eq!(
+        hex(&out),
+        hex(&to_rs(
+            7,
+            Pkt::tcp("172.16.0.250", lport, "172.16.0.7", 8080, SYN).ttl(63)
+        )
+        .build())
+    );
+    // The real server answers the local address; the client sees the VIP.
+    let (v, out) = h.send(
+        &rs(
+            7,
+            Pkt::tcp("172.16.0.7", 8080, "172.16.0.250", lport, SYNACK),
+        )
+        .build(),
+        IN,
+    );
+    assert_eq!(v, Verdict::Tx(OUT));
+    assert_eq!(
+        hex(&out),
+        hex(&to_cl(Pkt::tcp("10.0.0.105", 80, c, 46000, SYNACK).ttl(63)).build())
+    );
+    // A second client gets a different local port (the reply keys must not collide).
+    let (_, out2) = h.send(
+        &cl(Pkt::tcp("10.9.0.12", 46000, "10.0.0.105", 80, SYN)).build(),
+        OUT,
+    );
+    let lport2 = u16::from_be_bytes([out2[34], out2[35]]);
+    assert_ne!(lport2, lport);
+}
