@@ -7,9 +7,9 @@
 
 use crate::conn::MAX_TIMEOUT_MS;
 use core::net::IpAddr;
+use rustc_hash::{FxHashMap, FxHashSet};
 use rvs_proto::{timeouts::Timeouts, Proto};
 use rvs_sched::SchedFlags;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Stable identity of a real server across snapshots; allocated by the control plane and
@@ -237,11 +237,13 @@ pub struct Config {
     pub services: Vec<Arc<ServiceConfig>>,
     pub fwmark_rules: Vec<FwmarkRule>,
     pub settings: Settings,
-    by_addr: HashMap<(u8, IpAddr, u16), usize>,
-    by_mark: HashMap<(u32, bool), usize>,
+    // Fx hashing: these maps sit on the new-connection path, and their keys come from the
+    // operator's config, not from packets an attacker could shape into collisions.
+    by_addr: FxHashMap<(u8, IpAddr, u16), usize>,
+    by_mark: FxHashMap<(u32, bool), usize>,
     /// Every address some service listens on: malformed or fragmented packets to these are
     /// dropped here rather than handed to a kernel that would answer with RSTs.
-    vaddrs: std::collections::HashSet<IpAddr>,
+    vaddrs: FxHashSet<IpAddr>,
     /// Bumped by [`ConfigBuilder`]; lets observers tell snapshots apart.
     pub generation: u64,
 }
@@ -255,9 +257,9 @@ impl Config {
         settings: Settings,
         generation: u64,
     ) -> Result<Config, ConfigError> {
-        let mut by_addr = HashMap::new();
-        let mut by_mark = HashMap::new();
-        let mut vaddrs = std::collections::HashSet::new();
+        let mut by_addr = FxHashMap::default();
+        let mut by_mark = FxHashMap::default();
+        let mut vaddrs = FxHashSet::default();
         let mut ids = std::collections::HashSet::new();
         for (i, s) in services.iter().enumerate() {
             validate_service(s, &settings)?;

@@ -275,21 +275,38 @@ impl Engine {
         now_ms: u64,
         out: &mut [Verdict],
     ) {
-        const STAGE: usize = 16;
+        // Enough packets in flight to overlap their DRAM latencies, few enough that the
+        // prefetched lines are still in L1 when their packet's turn comes.
+        const STAGE: usize = 32;
         self.refresh(now_ms);
         let n = pkts.len().min(out.len());
         let mut infos: [Option<FrameInfo>; STAGE] = [None; STAGE];
+        let mut buckets = [NIL; STAGE];
         let mut start = 0;
         while start < n {
             let end = (start + STAGE).min(n);
             for (k, pkt) in pkts[start..end].iter().enumerate() {
                 infos[k] = parse_frame(pkt.data()).ok();
-                if let Some(fi) = &infos[k] {
-                    self.prefetch_bucket(fi);
-                }
+                buckets[k] = match infos[k].as_ref().and_then(Self::in_key4) {
+                    Some(key) => {
+                        let b = self.conns4.bucket(&key);
+                        prefetch(self.conns4.in_head_ptr(b) as *const u8);
+                        b
+                    }
+                    None => NIL,
+                };
             }
-            for info in infos.iter().take(end - start).flatten() {
-                self.prefetch_entry(info);
+            for &b in buckets.iter().take(end - start) {
+                if b != NIL {
+                    let p = self.conns4.entry_ptr(self.conns4.in_head(b));
+                    if !p.is_null() {
+                        prefetch(p as *const u8);
+                        prefetch(
+                            (p as *const u8)
+                                .wrapping_add(core::mem::size_of::<Conn<[u8; 4]>>() - 1),
+                        );
+                    }
+                }
             }
             for k in 0..end - start {
                 let v = match &infos[k] {
@@ -319,26 +336,6 @@ impl Engine {
                 p2: fi.dport,
             }),
             _ => None,
-        }
-    }
-
-    #[inline]
-    fn prefetch_bucket(&self, fi: &FrameInfo) {
-        if let Some(k) = Self::in_key4(fi) {
-            prefetch(self.conns4.in_head_ptr(self.conns4.bucket(&k)) as *const u8);
-        }
-    }
-
-    #[inline]
-    fn prefetch_entry(&self, fi: &FrameInfo) {
-        if let Some(k) = Self::in_key4(fi) {
-            let p = self
-                .conns4
-                .entry_ptr(self.conns4.in_head(self.conns4.bucket(&k)));
-            if !p.is_null() {
-                prefetch(p as *const u8);
-                prefetch((p as *const u8).wrapping_add(core::mem::size_of::<Conn<[u8; 4]>>() - 1));
-            }
         }
     }
 
@@ -419,7 +416,16 @@ impl Engine {
                     }
                 }
             }
-        } else if let Some(i) = table.find_out(&key) {
+        } else if let Some(i) = (!is_bare_syn(fi)
+            || core
+                .cfg
+                .find_service(fi.protocol, fi.dst, fi.dport)
+                .is_none())
+        .then(|| table.find_out(&key))
+        .flatten()
+        {
+            // A bare SYN to a service opens a conn; only otherwise can it be a reply (a
+            // simultaneous open), so the common case skips the `out` probe.
             if table.get(i).expired(tnow) {
                 core.release(table, i);
                 return Verdict::Pass;
@@ -684,6 +690,11 @@ pub struct SvcStatus {
 enum Hit {
     Use,
     Reschedule,
+}
+
+#[inline]
+fn is_bare_syn(fi: &FrameInfo) -> bool {
+    fi.protocol == ip_proto::TCP && fi.tcp_flags & (tcpf::SYN | tcpf::ACK) == tcpf::SYN
 }
 
 fn defence_on(level: u8, pressure: bool) -> bool {
@@ -1171,11 +1182,15 @@ impl Core {
                 return Verdict::Drop(DropReason::Defence);
             }
         }
-        let svc = self.svcs[si].cfg.clone();
+        let (key, persistence, ops) = {
+            let c = &self.svcs[si].cfg;
+            (c.key, c.persistence, c.ops)
+        };
         let tnow = tick_of(now);
-        let (slot, template) = match svc.persistence {
-            Some(p) => match self.sched_persist(table, si, &svc, fi, src, dst, p, now) {
+        let (slot, template) = match persistence {
+            Some(p) => match self.sched_persist(table, si, key, fi, src, dst, p, now) {
                 Ok(x) => x,
+                Err(Verdict::Drop(DropReason::NoDest)) => return self.no_dest(pkt, h),
                 Err(v) => return v,
             },
             None => match self.pick(si, fi, now) {
@@ -1185,8 +1200,8 @@ impl Core {
         };
         let d = &self.dests[slot as usize];
         let fwd = d.cfg.fwd;
-        let dport = if svc.persistence.is_some() {
-            match svc.key {
+        let dport = if persistence.is_some() {
+            match key {
                 SvcKey::Addr { port, .. } if fi.dport == port && d.cfg.port != 0 => d.cfg.port,
                 _ => fi.dport,
             }
@@ -1216,7 +1231,7 @@ impl Core {
             c.flags.insert(ConnFlags::OUT_HASHED);
         }
         if fwd == FwdMethod::FullNat {
-            match alloc_local_port(table, &self.cfg, &svc, &c, self.rng) {
+            match alloc_local_port(table, &self.cfg, &self.svcs[si].cfg, &c, self.rng) {
                 Some((laddr, lport)) => {
                     c.laddr = laddr;
                     c.lport = lport;
@@ -1231,7 +1246,7 @@ impl Core {
         self.counters.conns_new += 1;
         self.dests[slot as usize].stats.conns += 1;
         self.svcs[si].stats.conns += 1;
-        if svc.ops && fi.protocol == ip_proto::UDP {
+        if ops && fi.protocol == ip_proto::UDP {
             // One-packet scheduling: the conn is used once and never hashed.
             c.flags.insert(ConnFlags::ONE_PACKET);
             self.count_in(slot, h.ip_len);
@@ -1294,7 +1309,7 @@ impl Core {
         &mut self,
         table: &mut ConnTable<A>,
         si: usize,
-        svc: &ServiceConfig,
+        svc_key: SvcKey,
         fi: &FrameInfo,
         src: A,
         dst: A,
@@ -1303,7 +1318,7 @@ impl Core {
     ) -> Result<(u32, u32), Verdict> {
         let tnow = tick_of(now);
         let snet = src.masked(p.prefix);
-        let (tproto, tvaddr, tvport) = match svc.key {
+        let (tproto, tvaddr, tvport) = match svc_key {
             SvcKey::Fwmark { mark, .. } => (0, A::from_mark(mark), 0),
             SvcKey::Addr { port, .. } => {
                 (fi.protocol, dst, if fi.dport == port { port } else { 0 })
