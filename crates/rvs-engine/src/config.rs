@@ -229,14 +229,19 @@ pub enum ConfigError {
     OpsNotUdp,
     #[error("FULLNAT real server needs a local address of its family")]
     NoLocalAddress,
+    /// IPVS relies on netfilter conntrack to translate replies of one-packet NAT conns;
+    /// rvs has no conntrack, so it refuses the combination rather than leak replies.
+    #[error("one-packet scheduling (-o) works with DR and tunnel real servers only")]
+    OpsNeedsDirectReplies,
 }
 
 /// One immutable snapshot of everything the data path needs.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    pub services: Vec<Arc<ServiceConfig>>,
-    pub fwmark_rules: Vec<FwmarkRule>,
-    pub settings: Settings,
+    // Private so that every snapshot the engine sees went through `Config::new`.
+    services: Vec<Arc<ServiceConfig>>,
+    fwmark_rules: Vec<FwmarkRule>,
+    settings: Settings,
     // Fx hashing: these maps sit on the new-connection path, and their keys come from the
     // operator's config, not from packets an attacker could shape into collisions.
     by_addr: FxHashMap<(u8, IpAddr, u16), usize>,
@@ -244,8 +249,8 @@ pub struct Config {
     /// Every address some service listens on: malformed or fragmented packets to these are
     /// dropped here rather than handed to a kernel that would answer with RSTs.
     vaddrs: FxHashSet<IpAddr>,
-    /// Bumped by [`ConfigBuilder`]; lets observers tell snapshots apart.
-    pub generation: u64,
+    /// Set by the control plane; lets observers tell snapshots apart.
+    generation: u64,
 }
 
 impl Config {
@@ -311,6 +316,22 @@ impl Config {
         self.by_addr.get(&(proto, daddr, 0)).copied()
     }
 
+    pub fn services(&self) -> &[Arc<ServiceConfig>] {
+        &self.services
+    }
+
+    pub fn fwmark_rules(&self) -> &[FwmarkRule] {
+        &self.fwmark_rules
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     pub fn mark_of(&self, proto: u8, daddr: IpAddr, dport: u16) -> Option<u32> {
         self.fwmark_rules
             .iter()
@@ -369,6 +390,9 @@ fn validate_service(s: &ServiceConfig, settings: &Settings) -> Result<(), Config
         let tunnel = matches!(d.fwd, FwdMethod::Tunnel { .. });
         if d.addr.is_ipv6() != s.key.is_v6() && !tunnel {
             return Err(ConfigError::FamilyMismatch);
+        }
+        if s.ops && matches!(d.fwd, FwdMethod::Masq | FwdMethod::FullNat) {
+            return Err(ConfigError::OpsNeedsDirectReplies);
         }
         if d.fwd == FwdMethod::FullNat {
             let pool = if s.laddrs.is_empty() {

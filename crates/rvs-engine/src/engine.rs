@@ -416,23 +416,27 @@ impl Engine {
                     }
                 }
             }
-        } else if let Some(i) = (!is_bare_syn(fi)
-            || core
-                .cfg
-                .find_service(fi.protocol, fi.dst, fi.dport)
-                .is_none())
-        .then(|| table.find_out(&key))
-        .flatten()
-        {
+        } else {
             // A bare SYN to a service opens a conn; only otherwise can it be a reply (a
             // simultaneous open), so the common case skips the `out` probe.
-            if table.get(i).expired(tnow) {
-                core.release(table, i);
-                return Verdict::Pass;
+            let svc = if is_bare_syn(fi) {
+                core.cfg.find_service(fi.protocol, fi.dst, fi.dport)
+            } else {
+                None
+            };
+            if svc.is_some() {
+                return core.new_conn(table, pkt, &h, fi, src, dst, svc, now);
             }
-            return core.conn_out(table, i, pkt, &h, fi, now);
+            if let Some(i) = table.find_out(&key) {
+                if table.get(i).expired(tnow) {
+                    core.release(table, i);
+                    return Verdict::Pass;
+                }
+                return core.conn_out(table, i, pkt, &h, fi, now);
+            }
         }
-        core.new_conn(table, pkt, &h, fi, src, dst, now)
+        let svc = core.cfg.find_service(fi.protocol, fi.dst, fi.dport);
+        core.new_conn(table, pkt, &h, fi, src, dst, svc, now)
     }
 
     /// Timers: reclaim expired conns, age lblc/lblcr tables, step the rate estimators and
@@ -458,21 +462,24 @@ impl Engine {
                 d.est.tick(&d.stats);
             }
         }
-        let s = &self.core.cfg.settings;
+        let s = &self.core.cfg.settings();
         let pct = s.pressure_pct.min(100) as u64;
         let full = |len: u32, cap: u32| len as u64 * 100 >= cap as u64 * pct;
         self.core.pressure = full(self.conns4.len(), self.conns4.capacity())
             || full(self.conns6.len(), self.conns6.capacity());
         if defence_on(s.drop_entry, self.core.pressure) {
-            let core = &mut self.core;
-            core.released.clear();
-            let rel = &mut core.released;
-            self.conns4
-                .drop_embryonic(64, |c| rel.push(Released::of(c)));
-            self.conns6
-                .drop_embryonic(64, |c| rel.push(Released::of(c)));
-            self.core.settle_released_split();
+            self.drop_embryonic::<[u8; 4]>();
+            self.drop_embryonic::<[u8; 16]>();
         }
+    }
+
+    /// IPVS `ip_vs_random_dropentry`: shed half-open conns (their templates settle too).
+    fn drop_embryonic<A: Family>(&mut self) {
+        let (core, table) = A::split(self);
+        core.released.clear();
+        let rel = &mut core.released;
+        table.drop_embryonic(64, |c| rel.push(Released::of(c)));
+        core.settle_released(table);
     }
 
     fn sweep<A: Family>(&mut self, now_ms: u64, elapsed: u64) {
@@ -717,8 +724,8 @@ impl Core {
     fn reconcile(&mut self, cfg: Arc<Config>, now: u64) {
         let mut old: HashMap<SvcKey, SvcRt> = self.svcs.drain(..).map(|s| (s.cfg.key, s)).collect();
         let mut seen = std::collections::HashSet::new();
-        let mut svcs = Vec::with_capacity(cfg.services.len());
-        for (si, s) in cfg.services.iter().enumerate() {
+        let mut svcs = Vec::with_capacity(cfg.services().len());
+        for (si, s) in cfg.services().iter().enumerate() {
             let mut slots = Vec::with_capacity(s.dests.len());
             let mut dests_changed = false;
             // The kernel adds a dest at the head of svc->destinations, so schedulers see the
@@ -726,7 +733,14 @@ impl Core {
             for d in s.dests.iter().rev() {
                 seen.insert(d.id);
                 let slot = match self.dest_by_id.get(&d.id) {
-                    Some(&slot) => slot,
+                    Some(&slot) if same_identity(&self.dests[slot as usize].cfg, d) => slot,
+                    Some(&slot) => {
+                        // A new address or forwarding method makes a new dest: conns made
+                        // under the old one keep forwarding the old way until they end.
+                        self.retire_dest(slot, now);
+                        dests_changed = true;
+                        self.alloc_dest(d)
+                    }
                     None => {
                         dests_changed = true;
                         self.alloc_dest(d)
@@ -822,9 +836,23 @@ impl Core {
         slot
     }
 
+    fn retire_dest(&mut self, slot: u32, now: u64) {
+        let d = &mut self.dests[slot as usize];
+        d.svc = NIL;
+        d.unavail_since = Some(now);
+        if d.refs == 0 {
+            self.free_dest(slot);
+        } else if self.dest_by_id.get(&d.id) == Some(&slot) {
+            self.dest_by_id.remove(&d.id);
+        }
+    }
+
     fn free_dest(&mut self, slot: u32) {
         let d = &mut self.dests[slot as usize];
-        self.dest_by_id.remove(&d.id);
+        // A retired slot shares its id with its successor; only unmap our own entry.
+        if self.dest_by_id.get(&d.id) == Some(&slot) {
+            self.dest_by_id.remove(&d.id);
+        }
         d.in_use = false;
         d.hop = None;
         self.dest_free.push(slot);
@@ -875,7 +903,7 @@ impl Core {
 
     /// IPVS `ip_vs_in`: should this packet use the conn it matched?
     fn check_hit<A: ConnAddr>(&self, c: &Conn<A>, fi: &FrameInfo) -> Hit {
-        let s = &self.cfg.settings;
+        let s = &self.cfg.settings();
         let d = if c.dest != NIL {
             Some(&self.dests[c.dest as usize])
         } else {
@@ -887,8 +915,19 @@ impl Core {
         if is_syn && s.conn_reuse_mode != 0 {
             // A new connection on an old tuple. IPVS drops this SYN when the old conn
             // used conntrack, costing the client a 1 s retransmit; rvs reschedules at once.
-            let quiescent = d.is_some_and(|d| d.cfg.weight == 0);
             let st = tcp::TcpState::from_u8(c.state);
+            // A SYN on a half-open conn is a retransmission of the same handshake, whose
+            // SYN-ACK may already be on its way: it stays, even on a draining server.
+            let handshaking = matches!(
+                st,
+                Some(
+                    tcp::TcpState::SynRecv
+                        | tcp::TcpState::SynSent
+                        | tcp::TcpState::Synack
+                        | tcp::TcpState::None
+                )
+            );
+            let quiescent = d.is_some_and(|d| d.cfg.weight == 0) && !handshaking;
             let reusable = matches!(
                 st,
                 Some(tcp::TcpState::TimeWait) | Some(tcp::TcpState::Close)
@@ -925,16 +964,6 @@ impl Core {
         let rel = core::mem::take(&mut self.released);
         for r in &rel {
             self.settle(table, *r);
-        }
-        self.released = rel;
-        self.released.clear();
-    }
-
-    /// Only embryonic non-template conns are in `released` here, so no template to settle.
-    fn settle_released_split(&mut self) {
-        let rel = core::mem::take(&mut self.released);
-        for r in &rel {
-            self.unbind(r.dest, r.flags);
         }
         self.released = rel;
         self.released.clear();
@@ -1025,7 +1054,7 @@ impl Core {
         let mut noout = c.flags.contains(ConnFlags::NOOUTPUT);
         let (proto, old, new) = match c.proto {
             ip_proto::TCP => {
-                let secure = defence_on(self.cfg.settings.secure_tcp, self.pressure);
+                let secure = defence_on(self.cfg.settings().secure_tcp, self.pressure);
                 let old = tcp::TcpState::from_u8(c.state).unwrap_or(tcp::TcpState::None);
                 let new = tcp::set_tcp_state(old, &mut noout, output, fi.tcp_flags, secure);
                 embryonic = new == tcp::TcpState::SynRecv && old != new;
@@ -1055,7 +1084,7 @@ impl Core {
                 None => {}
             }
         }
-        let s = &self.cfg.settings;
+        let s = &self.cfg.settings();
         let timeout_s = s.timeouts.for_state(proto, new);
         let mut expires_ms =
             now + (timeout_s as u64 * 1000).min(crate::conn::MAX_TIMEOUT_MS as u64);
@@ -1063,7 +1092,11 @@ impl Core {
             // A UDP "conn" never ends by itself; do not let it pin a dead server forever.
             let d = &self.dests[c.dest as usize];
             if let Some(since) = d.unavail_since {
-                expires_ms = expires_ms.min(since + s.udp_nodest_grace_s as u64 * 1000);
+                // Never in the past: a deadline older than the wrapping clock's range would
+                // read as far in the future.
+                expires_ms = expires_ms
+                    .min(since + s.udp_nodest_grace_s as u64 * 1000)
+                    .max(now);
             }
         }
         c.expires = tick_of(expires_ms);
@@ -1158,12 +1191,13 @@ impl Core {
         fi: &FrameInfo,
         src: A,
         dst: A,
+        svc: Option<usize>,
         now: u64,
     ) -> Verdict {
-        let Some(si) = self.cfg.find_service(fi.protocol, fi.dst, fi.dport) else {
+        let Some(si) = svc else {
             return Verdict::Pass;
         };
-        let s = &self.cfg.settings;
+        let s = &self.cfg.settings();
         let opens = match fi.protocol {
             // IPVS tcp_conn_schedule: SYN (with or without ACK) or anything when sloppy; never RST.
             ip_proto::TCP => {
@@ -1242,7 +1276,8 @@ impl Core {
                 }
             }
         }
-        c.expires = tnow;
+        // ip_vs_conn_new's initial timeout, until the protocol sets its own.
+        c.expires = tick_of(now + rvs_proto::timeouts::NEW_CONN_TIMEOUT as u64 * 1000);
         self.counters.conns_new += 1;
         self.dests[slot as usize].stats.conns += 1;
         self.svcs[si].stats.conns += 1;
@@ -1385,81 +1420,62 @@ impl Core {
             return false;
         }
         let d = &self.dests[slot as usize];
-        d.available() && !(self.cfg.settings.expire_quiescent_template && d.cfg.weight == 0)
+        d.available() && !(self.cfg.settings().expire_quiescent_template && d.cfg.weight == 0)
     }
 
     /// Make a template unfindable while the conns it controls finish (IPVS re-hashes it
-    /// with vport 0xffff for the same reason).
+    /// with vport 0xffff for the same reason, `ip_vs_check_template`).
     fn invalidate_template<A: ConnAddr>(&mut self, table: &mut ConnTable<A>, ti: u32) {
-        let t = *table.get(ti);
-        if t.control == 0 {
+        if table.get(ti).control == 0 {
             self.release(table, ti);
             return;
         }
-        let removed = table.remove(ti);
-        let mut t = removed;
-        t.vport = 0xffff;
-        t.dport = 0xffff;
-        t.cport = 0;
-        // Re-inserting can land in another slot, so the conns it controls must follow.
-        let released = &mut self.released;
-        released.clear();
-        match table.insert(t, t.expires, |e| released.push(Released::of(e))) {
-            Ok(ni) if ni != ti => {
-                let ids: Vec<u32> = table
-                    .iter()
-                    .filter(|(_, c)| !c.is_template() && c.control == ti)
-                    .map(|(i, _)| i)
-                    .collect();
-                for i in ids {
-                    table.get_mut(i).control = ni;
-                }
-            }
-            Ok(_) => {}
-            Err(_) => {
-                let ids: Vec<u32> = table
-                    .iter()
-                    .filter(|(_, c)| !c.is_template() && c.control == ti)
-                    .map(|(i, _)| i)
-                    .collect();
-                for i in ids {
-                    table.get_mut(i).control = NIL;
-                }
-                self.unbind(t.dest, t.flags);
-            }
-        }
-        self.settle_released(table);
+        table.rekey(ti, |t| {
+            t.vport = 0xffff;
+            t.dport = 0xffff;
+            t.cport = 0;
+        });
     }
 
     /// No real server: IPVS `ip_vs_leave` answers with ICMP port unreachable.
     fn no_dest(&mut self, pkt: &mut PacketBuf, h: &Hdr) -> Verdict {
-        self.counters.drops[DropReason::NoDest as usize] += 1;
-        let (t4, t6) = (
-            (icmpv4::kind::DEST_UNREACH, icmpv4::kind::PORT_UNREACH),
-            (icmpv6::kind::DST_UNREACH, icmpv6::kind::PORT_UNREACH),
-        );
-        self.icmp_reply(pkt, h, t4, t6, 0)
-            .unwrap_or(Verdict::Drop(DropReason::NoDest))
+        let t4 = (icmpv4::kind::DEST_UNREACH, icmpv4::kind::PORT_UNREACH);
+        let t6 = (icmpv6::kind::DST_UNREACH, icmpv6::kind::PORT_UNREACH);
+        self.answer(pkt, h, t4, t6, 0, DropReason::NoDest)
     }
 
     pub(crate) fn icmp_time_exceeded(&mut self, pkt: &mut PacketBuf, h: &Hdr) -> Verdict {
-        self.counters.drops[DropReason::TtlExceeded as usize] += 1;
-        let (t4, t6) = (
-            (icmpv4::kind::TIME_EXCEEDED, 0),
-            (icmpv6::kind::TIME_EXCEEDED, 0),
-        );
-        self.icmp_reply(pkt, h, t4, t6, 0)
-            .unwrap_or(Verdict::Drop(DropReason::TtlExceeded))
+        let t4 = (icmpv4::kind::TIME_EXCEEDED, 0);
+        let t6 = (icmpv6::kind::TIME_EXCEEDED, 0);
+        self.answer(pkt, h, t4, t6, 0, DropReason::TtlExceeded)
     }
 
     pub(crate) fn icmp_too_big(&mut self, pkt: &mut PacketBuf, h: &Hdr, mtu: u32) -> Verdict {
-        self.counters.drops[DropReason::TooBig as usize] += 1;
-        let mtu6 = mtu.max(1280);
         let t4 = (icmpv4::kind::DEST_UNREACH, icmpv4::kind::FRAG_NEEDED);
         let t6 = (icmpv6::kind::PACKET_TOO_BIG, 0);
-        let rest = if h.v6 { mtu6 } else { mtu & 0xffff };
-        self.icmp_reply(pkt, h, t4, t6, rest)
-            .unwrap_or(Verdict::Drop(DropReason::TooBig))
+        let rest = if h.v6 { mtu.max(1280) } else { mtu & 0xffff };
+        self.answer(pkt, h, t4, t6, rest, DropReason::TooBig)
+    }
+
+    /// The packet is dropped for `reason`; the sender hears of it by ICMP when one can be
+    /// built. Counted once either way: here when answered (the verdict is then a Tx), by
+    /// the caller's verdict count when not.
+    fn answer(
+        &mut self,
+        pkt: &mut PacketBuf,
+        h: &Hdr,
+        t4: (u8, u8),
+        t6: (u8, u8),
+        rest: u32,
+        reason: DropReason,
+    ) -> Verdict {
+        match self.icmp_reply(pkt, h, t4, t6, rest) {
+            Some(v) => {
+                self.counters.drops[reason as usize] += 1;
+                v
+            }
+            None => Verdict::Drop(reason),
+        }
     }
 
     /// Build an ICMP error about the frame in its place and send it back the way it came,
@@ -1473,6 +1489,18 @@ impl Core {
         rest: u32,
     ) -> Option<Verdict> {
         let f = pkt.data();
+        // RFC 1122 3.2.2 / RFC 4443 2.4: no ICMP error about an ICMP error.
+        if matches!(h.proto, ip_proto::ICMP | ip_proto::ICMPV6) {
+            let t = *f.get(h.l4)?;
+            let informational = if h.v6 {
+                t >= 128
+            } else {
+                matches!(t, 0 | 8 | 13 | 14)
+            };
+            if !informational {
+                return None;
+            }
+        }
         let ip_end = (h.l3 + h.ip_len).min(f.len());
         // RFC 1812 (576 bytes) and RFC 4443 (1280 bytes) bound the whole error packet.
         let max_orig = if h.v6 { 1280 - 40 - 8 } else { 576 - 20 - 8 };
@@ -1611,6 +1639,10 @@ impl Core {
     }
 }
 
+fn same_identity(a: &DestConfig, b: &DestConfig) -> bool {
+    a.addr == b.addr && a.port == b.port && a.fwd == b.fwd
+}
+
 /// A dest's config changed in the new snapshot.
 fn update_dest(rt: &mut DestRt, d: &DestConfig, now: u64) {
     // IPVS __ip_vs_update_dest: a raised or removed upper threshold lifts the overload.
@@ -1640,7 +1672,7 @@ fn alloc_local_port<A: ConnAddr>(
     seed: u64,
 ) -> Option<(A, u16)> {
     let pool = if svc.laddrs.is_empty() {
-        &cfg.settings.laddrs
+        &cfg.settings().laddrs
     } else {
         &svc.laddrs
     };

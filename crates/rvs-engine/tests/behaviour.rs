@@ -437,20 +437,20 @@ fn a_syn_reusing_a_time_wait_tuple_is_rescheduled_at_once() {
 fn swap_weights(h: &Harness, w: [u32; 2], remove_second: bool) {
     // Same dest ids: rebuild the config from the current one with new weights.
     let cur = h.shared.load_full();
-    let mut s = (*cur.services[0]).clone();
+    let mut s = (*cur.services()[0]).clone();
     s.dests[0].weight = w[0];
     s.dests[1].weight = w[1];
     if remove_second {
         s.dests.remove(1);
     }
-    let mut svcs: Vec<_> = cur.services.clone();
+    let mut svcs: Vec<_> = cur.services().to_vec();
     svcs[0] = Arc::new(s);
     h.swap(
         Config::new(
             svcs,
-            cur.fwmark_rules.clone(),
-            cur.settings.clone(),
-            cur.generation + 1,
+            cur.fwmark_rules().to_vec(),
+            cur.settings().clone(),
+            cur.generation() + 1,
         )
         .unwrap(),
     );
@@ -459,12 +459,27 @@ fn swap_weights(h: &Harness, w: [u32; 2], remove_second: bool) {
 #[test]
 fn a_syn_on_the_tuple_of_a_quiesced_or_removed_server_goes_elsewhere() {
     let mut h = Harness::new(vec![nat2("rr")]);
-    let (_, first) = h.send(&cl(Pkt::tcp("10.9.0.1", 5000, "10.0.0.100", 80, SYN)), OUT);
     // The kernel lists dests newest first, so rr starts with the last one added.
-    assert_eq!(rs_of(&first), 3);
+    let held = open(&mut h, "10.9.0.1", 5000, "10.0.0.100");
+    assert_eq!(held, 3);
+    // A retransmitted SYN of a half-open conn stays where it was, even while draining.
+    let (_, first) = h.send(&cl(Pkt::tcp("10.9.0.1", 5001, "10.0.0.100", 80, SYN)), OUT);
     let mut w = [1, 1];
+    w[idx(held)] = 0;
     w[idx(rs_of(&first))] = 0;
     swap_weights(&h, w, false);
+    let (_, again) = h.send(&cl(Pkt::tcp("10.9.0.1", 5001, "10.0.0.100", 80, SYN)), OUT);
+    assert_eq!(rs_of(&again), rs_of(&first));
+    swap_weights(
+        &h,
+        {
+            let mut w = [1, 1];
+            w[idx(held)] = 0;
+            w
+        },
+        false,
+    );
+    // A SYN on the tuple of the established conn is a new connection: rescheduled at once.
     let (v, again) = h.send(&cl(Pkt::tcp("10.9.0.1", 5000, "10.0.0.100", 80, SYN)), OUT);
     assert_eq!(v, Verdict::Tx(IN));
     assert_eq!(rs_of(&again), 2);
@@ -523,9 +538,9 @@ fn a_removed_server_keeps_its_conns_unless_expire_nodest_conn() {
         let held = rs_of(&a);
         // Remove the server that holds the conn.
         let cur = h.shared.load_full();
-        let mut svc = (*cur.services[0]).clone();
+        let mut svc = (*cur.services()[0]).clone();
         svc.dests.remove(idx(held));
-        h.swap(Config::new(vec![Arc::new(svc)], vec![], cur.settings.clone(), 2).unwrap());
+        h.swap(Config::new(vec![Arc::new(svc)], vec![], cur.settings().clone(), 2).unwrap());
         let (v, b) = h.send(&cl(Pkt::udp("10.9.0.1", 5000, "10.0.0.100", 53)), OUT);
         assert_eq!(v, Verdict::Tx(IN));
         assert_eq!(rs_of(&b) == held, !expire, "expire_nodest_conn={expire}");
@@ -668,7 +683,7 @@ fn a_config_change_to_one_service_leaves_the_others_alone() {
     let first = rs_of(&o1);
     // Change service A only (weights), keep B's Arc as it was.
     let cur = h.shared.load_full();
-    let mut sa = (*cur.services[0]).clone();
+    let mut sa = (*cur.services()[0]).clone();
     sa.dests[0].weight = 5;
     h.swap(Config::new(vec![Arc::new(sa), b], vec![], Settings::default(), 2).unwrap());
     // B's round robin continues where it was, and its conn still forwards.
@@ -683,8 +698,8 @@ fn a_config_change_to_one_service_leaves_the_others_alone() {
 fn one_packet_scheduling_makes_no_conn() {
     let svc = Svc::new(Proto::Udp, "10.0.0.100", 53, "rr")
         .ops()
-        .dest("172.16.0.2", 53, FwdMethod::Masq, 1)
-        .dest("172.16.0.3", 53, FwdMethod::Masq, 1)
+        .dest("172.16.0.2", 53, FwdMethod::Route, 1)
+        .dest("172.16.0.3", 53, FwdMethod::Route, 1)
         .build();
     let mut h = Harness::new(vec![svc]);
     let (_, a) = h.send(&cl(Pkt::udp("10.9.0.1", 5000, "10.0.0.100", 53)), OUT);
@@ -692,6 +707,15 @@ fn one_packet_scheduling_makes_no_conn() {
     assert_ne!(rs_of(&a), rs_of(&b), "each datagram scheduled");
     assert_eq!(h.engine.conn_count().0, 0);
     assert_eq!(h.engine.services()[0].stats.conns, 2);
+    // Replies of NAT would need conntrack, which rvs has not: refused up front.
+    let nat = Svc::new(Proto::Udp, "10.0.0.100", 53, "rr")
+        .ops()
+        .dest("172.16.0.2", 53, FwdMethod::Masq, 1)
+        .build();
+    assert_eq!(
+        Config::new(vec![nat], vec![], Settings::default(), 1).unwrap_err(),
+        rvs_engine::ConfigError::OpsNeedsDirectReplies
+    );
 }
 
 #[test]
@@ -783,4 +807,106 @@ fn stats_and_rates_count_packets_bytes_and_conns() {
     assert_eq!(r.inbps, 160);
     h.engine.zero(None);
     assert_eq!(h.engine.services()[0].stats.conns, 0);
+}
+
+#[test]
+fn a_quiesced_template_holds_clients_unless_expire_quiescent_template() {
+    for expire in [false, true] {
+        let s = Settings {
+            expire_quiescent_template: expire,
+            ..Settings::default()
+        };
+        let svc = Svc::tcp("10.0.0.100", 80, "rr")
+            .persist(300, 32)
+            .dest("172.16.0.2", 80, FwdMethod::Masq, 1)
+            .dest("172.16.0.3", 80, FwdMethod::Masq, 1)
+            .build();
+        let mut h = Harness::with(config_with(vec![svc], s), 64);
+        let held = open(&mut h, "10.9.0.1", 5000, "10.0.0.100");
+        let mut w = [1, 1];
+        w[idx(held)] = 0;
+        swap_weights(&h, w, false);
+        let (v, out) = h.send(&cl(Pkt::tcp("10.9.0.1", 5001, "10.0.0.100", 80, SYN)), OUT);
+        assert_eq!(v, Verdict::Tx(IN));
+        assert_eq!(
+            rs_of(&out) == held,
+            !expire,
+            "expire_quiescent_template={expire}"
+        );
+        // The first conn still goes to its server either way.
+        let (_, out) = h.send(&cl(Pkt::tcp("10.9.0.1", 5000, "10.0.0.100", 80, ACK)), OUT);
+        assert_eq!(rs_of(&out), held);
+        check(&h);
+    }
+}
+
+#[test]
+fn a_template_of_a_removed_server_is_replaced_while_its_conns_finish() {
+    let svc = Svc::tcp("10.0.0.100", 80, "rr")
+        .persist(300, 32)
+        .dest("172.16.0.2", 80, FwdMethod::Masq, 1)
+        .dest("172.16.0.3", 80, FwdMethod::Masq, 1)
+        .build();
+    let mut h = Harness::new(vec![svc]);
+    let held = open(&mut h, "10.9.0.1", 5000, "10.0.0.100");
+    swap_weights(&h, [1, 1], false);
+    let cur = h.shared.load_full();
+    let mut s = (*cur.services()[0]).clone();
+    s.dests.remove(idx(held));
+    h.swap(Config::new(vec![Arc::new(s)], vec![], Settings::default(), 9).unwrap());
+    let (_, out) = h.send(&cl(Pkt::tcp("10.9.0.1", 5001, "10.0.0.100", 80, SYN)), OUT);
+    assert_ne!(
+        rs_of(&out),
+        held,
+        "new conns of the client leave the removed server"
+    );
+    let (_, out) = h.send(&cl(Pkt::tcp("10.9.0.1", 5000, "10.0.0.100", 80, ACK)), OUT);
+    assert_eq!(
+        rs_of(&out),
+        held,
+        "the established conn finishes where it was"
+    );
+    assert_eq!(
+        templates(&h).len(),
+        2,
+        "the old template lingers, unfindable, while it controls a conn"
+    );
+    check(&h);
+    // Once the old conn closes and expires, the old template and the removed dest go away.
+    h.send(&cl(Pkt::tcp("10.9.0.1", 5000, "10.0.0.100", 80, RST)), OUT);
+    h.advance_ms(10_001);
+    h.poll();
+    h.advance_ms(300_000);
+    h.poll();
+    check(&h);
+    assert!(templates(&h).iter().all(|t| t.dest.is_some()));
+}
+
+#[test]
+fn a_changed_forwarding_method_applies_to_new_conns_only() {
+    let svc = Svc::tcp("10.0.0.101", 80, "rr")
+        .dest("172.16.0.4", 80, FwdMethod::Route, 1)
+        .build();
+    let mut h = Harness::new(vec![svc]);
+    let dr_frame = cl(Pkt::tcp("10.9.0.1", 5000, "10.0.0.101", 80, SYN));
+    let (_, out) = h.send(&dr_frame, OUT);
+    assert_eq!(out.len(), dr_frame.len(), "DR: same frame, new MACs");
+    // ipvsadm -e … -i: the same dest id, now a tunnel.
+    let cur = h.shared.load_full();
+    let mut s = (*cur.services()[0]).clone();
+    s.dests[0].fwd = tun(rvs_engine::TunType::Ipip, rvs_engine::TunCsum::NoCsum);
+    h.swap(Config::new(vec![Arc::new(s)], vec![], Settings::default(), 2).unwrap());
+    let (v, out) = h.send(&cl(Pkt::tcp("10.9.0.1", 5000, "10.0.0.101", 80, ACK)), OUT);
+    assert_eq!(
+        (v, out.len()),
+        (Verdict::Tx(IN), dr_frame.len()),
+        "the old conn stays DR"
+    );
+    let (v, out) = h.send(&cl(Pkt::tcp("10.9.0.1", 5001, "10.0.0.101", 80, SYN)), OUT);
+    assert_eq!(
+        (v, out.len()),
+        (Verdict::Tx(IN), dr_frame.len() + 20),
+        "a new conn is tunnelled"
+    );
+    check(&h);
 }

@@ -897,3 +897,75 @@ fn fullnat_translates_both_ends() {
     let lport2 = u16::from_be_bytes([out2[34], out2[35]]);
     assert_ne!(lport2, lport);
 }
+
+#[test]
+fn fullnat_ipv6() {
+    let svcs = vec![Svc::tcp("fd00::105", 80, "rr")
+        .laddr("fd16::fa")
+        .dest("fd16::7", 8080, FwdMethod::FullNat, 1)
+        .build()];
+    let mut h = Harness::new(svcs);
+    let c = "fd09::11";
+    let (v, out) = h.send(&cl(Pkt::tcp(c, 46000, "fd00::105", 80, SYN)).build(), OUT);
+    assert_eq!(v, Verdict::Tx(IN));
+    let conn = h
+        .engine
+        .conns(h.now)
+        .into_iter()
+        .find(|x| !x.template)
+        .expect("a conn");
+    let (laddr, lport) = conn.laddr.expect("a FULLNAT local address");
+    assert_eq!(laddr.to_string(), "fd16::fa");
+    assert_eq!(
+        hex(&out),
+        hex(&to_rs(7, Pkt::tcp("fd16::fa", lport, "fd16::7", 8080, SYN).ttl(63)).build())
+    );
+    let (v, out) = h.send(
+        &rs(7, Pkt::tcp("fd16::7", 8080, "fd16::fa", lport, SYNACK)).build(),
+        IN,
+    );
+    assert_eq!(v, Verdict::Tx(OUT));
+    assert_eq!(
+        hex(&out),
+        hex(&to_cl(Pkt::tcp("fd00::105", 80, c, 46000, SYNACK).ttl(63)).build())
+    );
+}
+
+#[test]
+fn an_icmp_error_quoting_only_an_ip_header_is_passed_not_parsed_past() {
+    // Regression: a port-0 persistent NAT service accepts a conn from port 0, and an ICMP
+    // error quoting just the IP header of a packet of that conn used to be rewritten at
+    // offsets beyond the frame.
+    let svcs = vec![Svc::tcp("10.0.0.106", 0, "wlc")
+        .persist(20, 32)
+        .dest("172.16.0.9", 0, FwdMethod::Masq, 1)
+        .build()];
+    let mut h = Harness::new(svcs);
+    let (v, _) = h.send(
+        &cl(Pkt::tcp("10.9.0.1", 0, "10.0.0.106", 0, SYN)).build(),
+        OUT,
+    );
+    assert_eq!(v, Verdict::Tx(IN));
+    let quote = Pkt::tcp("10.0.0.106", 0, "10.9.0.1", 0, SYNACK).ip_bytes()[..20].to_vec();
+    let (v, _) = h.send(
+        &cl(Pkt::icmp("10.9.0.254", "10.0.0.106", 3, 4, 1400, quote)).build(),
+        OUT,
+    );
+    assert_eq!(v, Verdict::Pass);
+}
+
+#[test]
+fn no_icmp_error_is_sent_about_an_icmp_error() {
+    // A DR conn's ICMP error relayed with TTL 1 is dropped silently (RFC 1122), not answered.
+    let mut h = Harness::new(v4_services());
+    let c = "10.9.0.20";
+    let (v, _) = h.send(&cl(Pkt::tcp(c, 47000, "10.0.0.101", 80, SYN)).build(), OUT);
+    assert_eq!(v, Verdict::Tx(IN));
+    let quote = Pkt::tcp("10.0.0.101", 80, c, 47000, SYNACK).ip_bytes()[..28].to_vec();
+    let (v, _) = h.send(
+        &cl(Pkt::icmp("10.9.0.254", "10.0.0.101", 3, 4, 1400, quote).ttl(1)).build(),
+        OUT,
+    );
+    assert_eq!(v, Verdict::Drop(DropReason::TtlExceeded));
+    assert_eq!(h.engine.counters().icmp_sent, 0);
+}

@@ -252,6 +252,34 @@ impl<A: ConnAddr> ConnTable<A> {
         conn
     }
 
+    /// Change an entry's keys in place (same index), relinking it in both indexes. IPVS
+    /// re-hashes an invalidated template this way; keeping the index keeps every conn's
+    /// `control` reference valid.
+    pub fn rekey(&mut self, idx: u32, f: impl FnOnce(&mut Conn<A>)) {
+        let conn = self.entries[idx as usize];
+        let in_b = self.bucket(&conn.in_key()) as usize;
+        unlink(&mut self.entries, &mut self.in_heads[in_b], idx, |e| {
+            &mut e.next_in
+        });
+        if conn.flags.contains(ConnFlags::OUT_HASHED) {
+            let out_b = self.bucket(&conn.out_key()) as usize;
+            unlink(&mut self.entries, &mut self.out_heads[out_b], idx, |e| {
+                &mut e.next_out
+            });
+        }
+        let e = &mut self.entries[idx as usize];
+        f(e);
+        let conn = *e;
+        let in_b = self.bucket(&conn.in_key()) as usize;
+        self.entries[idx as usize].next_in = self.in_heads[in_b];
+        self.in_heads[in_b] = idx;
+        if conn.flags.contains(ConnFlags::OUT_HASHED) {
+            let out_b = self.bucket(&conn.out_key()) as usize;
+            self.entries[idx as usize].next_out = self.out_heads[out_b];
+            self.out_heads[out_b] = idx;
+        }
+    }
+
     /// Remember that a conn just became embryonic, for eviction under pressure.
     pub fn note_embryonic(&mut self, idx: u32) {
         if self.embryonic.len() >= self.embryonic_cap {

@@ -47,6 +47,11 @@ pub(crate) fn icmp<A: ConnAddr>(
     let Ok(inner) = parse_inner_ip(&pkt.data()[inner_off..ip_end]) else {
         return Verdict::Pass;
     };
+    // No quoted ports (a bare IP header or a later fragment): nothing to match a conn by,
+    // and the port rewrites below would fall outside the quote.
+    if !inner.l4_ok {
+        return Verdict::Pass;
+    }
     let same_family = matches!((inner.l3, h.v6), (L3::Ipv4, false) | (L3::Ipv6, true));
     if !same_family
         || !matches!(
@@ -74,7 +79,7 @@ pub(crate) fn icmp<A: ConnAddr>(
         l4: inner_l4,
         v6: h.v6,
         proto: inner.protocol,
-        l4_ok: inner.l4_ok && csum_end <= ip_end,
+        l4_ok: csum_end <= inner_off + inner.ip_len,
         ip_len: inner.ip_len,
     };
     // About a packet we sent the client: inner is vaddr:vport → caddr:cport.
