@@ -258,7 +258,7 @@ impl Engine {
     pub fn process(&mut self, pkt: &mut PacketBuf, ingress: PortId, now_ms: u64) -> Verdict {
         self.refresh(now_ms);
         let v = match parse_frame(pkt.data()) {
-            Ok(fi) => self.process_parsed(pkt, &fi, ingress, now_ms),
+            Ok(fi) => self.process_parsed(pkt, &fi, NIL, ingress, now_ms),
             Err(_) => Verdict::Drop(DropReason::Malformed),
         };
         self.core.counters.rx += 1;
@@ -312,7 +312,7 @@ impl Engine {
                 let v = match &infos[k] {
                     Some(fi) => {
                         let fi = *fi;
-                        self.process_parsed(&mut pkts[start + k], &fi, ingress, now_ms)
+                        self.process_parsed(&mut pkts[start + k], &fi, buckets[k], ingress, now_ms)
                     }
                     None => Verdict::Drop(DropReason::Malformed),
                 };
@@ -339,22 +339,31 @@ impl Engine {
         }
     }
 
+    /// `bucket` is the IPv4 conn-table bucket of the frame's key if the batch already
+    /// hashed it, else NIL.
     fn process_parsed(
         &mut self,
         pkt: &mut PacketBuf,
         fi: &FrameInfo,
+        bucket: u32,
         ingress: PortId,
         now_ms: u64,
     ) -> Verdict {
         self.core.ingress = ingress;
         match fi.l3 {
-            L3::Ipv4 => self.ip::<[u8; 4]>(pkt, fi, now_ms),
-            L3::Ipv6 => self.ip::<[u8; 16]>(pkt, fi, now_ms),
+            L3::Ipv4 => self.ip::<[u8; 4]>(pkt, fi, bucket, now_ms),
+            L3::Ipv6 => self.ip::<[u8; 16]>(pkt, fi, NIL, now_ms),
             L3::Arp | L3::Other(_) => Verdict::Pass,
         }
     }
 
-    fn ip<A: Family>(&mut self, pkt: &mut PacketBuf, fi: &FrameInfo, now: u64) -> Verdict {
+    fn ip<A: Family>(
+        &mut self,
+        pkt: &mut PacketBuf,
+        fi: &FrameInfo,
+        bucket: u32,
+        now: u64,
+    ) -> Verdict {
         let (core, table) = A::split(self);
         let h = Hdr {
             l3: fi.l3_offset,
@@ -399,7 +408,12 @@ impl Engine {
             a2: dst,
             p2: fi.dport,
         };
-        if let Some(i) = table.find_in(&key) {
+        let bucket = if bucket != NIL {
+            bucket
+        } else {
+            table.bucket(&key)
+        };
+        if let Some(i) = table.find_in_bucket(bucket, &key) {
             let c = table.get(i);
             if c.expired(tnow) {
                 core.release(table, i);
@@ -427,7 +441,7 @@ impl Engine {
             if svc.is_some() {
                 return core.new_conn(table, pkt, &h, fi, src, dst, svc, now);
             }
-            if let Some(i) = table.find_out(&key) {
+            if let Some(i) = table.find_out_bucket(bucket, &key) {
                 if table.get(i).expired(tnow) {
                     core.release(table, i);
                     return Verdict::Pass;

@@ -969,3 +969,76 @@ fn no_icmp_error_is_sent_about_an_icmp_error() {
     assert_eq!(v, Verdict::Drop(DropReason::TtlExceeded));
     assert_eq!(h.engine.counters().icmp_sent, 0);
 }
+
+#[test]
+fn process_batch_gives_the_same_verdicts_and_frames_as_process() {
+    // Mixed directions, families, new and established conns, and junk, in batches that
+    // straddle the engine's internal stage size.
+    let mut frames = vec![];
+    for i in 0..40u16 {
+        let c = format!("10.9.1.{}", i % 7);
+        frames.push((
+            cl(Pkt::tcp(&c, 3000 + i, "10.0.0.100", 80, SYN)).build(),
+            OUT,
+        ));
+        frames.push((
+            rs(2, Pkt::tcp("172.16.0.2", 80, &c, 3000 + i, SYNACK)).build(),
+            IN,
+        ));
+        frames.push((
+            cl(Pkt::tcp(&c, 3000 + i, "10.0.0.100", 80, ACK)).build(),
+            OUT,
+        ));
+        frames.push((
+            cl(Pkt::tcp(&c, 3000 + i, "10.0.0.102", 80, SYN)).build(),
+            OUT,
+        ));
+        frames.push((cl(Pkt::udp(&c, 3000 + i, "10.0.0.100", 53)).build(), OUT));
+        if i % 5 == 0 {
+            frames.push((vec![0xab; 30], OUT));
+            frames.push((cl(Pkt::tcp(&c, 1, "10.0.0.1", 22, SYN)).build(), OUT));
+        }
+    }
+    let mut one = Harness::new(v4_services());
+    let expected: Vec<_> = frames.iter().map(|(f, p)| one.send(f, *p)).collect();
+    let mut batch = Harness::new(v4_services());
+    let mut got = vec![];
+    // Batches are per ingress port: cut the sequence into runs of one port, 45 at most.
+    let mut i = 0;
+    while i < frames.len() {
+        let port = frames[i].1;
+        let mut j = i;
+        while j < frames.len() && frames[j].1 == port && j - i < 45 {
+            j += 1;
+        }
+        let mut bufs: Vec<Vec<u8>> = frames[i..j]
+            .iter()
+            .map(|(f, _)| {
+                let mut b = vec![0u8; HEADROOM + 1600];
+                b[HEADROOM..HEADROOM + f.len()].copy_from_slice(f);
+                b
+            })
+            .collect();
+        let lens: Vec<usize> = frames[i..j].iter().map(|(f, _)| f.len()).collect();
+        let mut pkts: Vec<rvs_engine::PacketBuf> = bufs
+            .iter_mut()
+            .zip(&lens)
+            .map(|(b, &l)| rvs_engine::PacketBuf::new(b, HEADROOM, l))
+            .collect();
+        let mut verdicts = vec![Verdict::Pass; pkts.len()];
+        batch
+            .engine
+            .process_batch(&mut pkts, port, batch.now, &mut verdicts);
+        for (p, v) in pkts.iter().zip(verdicts) {
+            got.push((v, p.data().to_vec()));
+        }
+        i = j;
+    }
+    assert_eq!(got.len(), expected.len());
+    for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(g.0, e.0, "frame {k}: verdict");
+        assert_eq!(hex(&g.1), hex(&e.1), "frame {k}: bytes");
+    }
+    assert_eq!(batch.engine.counters(), one.engine.counters());
+    batch.engine.check_invariants().unwrap();
+}

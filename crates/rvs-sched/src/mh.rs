@@ -478,7 +478,12 @@ mod tests {
     /// and the same fraction among clients that were not on the removed dest.
     fn disruption(n: usize, gone: usize, index: u32, clients: &[IpAddr]) -> (f64, f64) {
         let d = weighted(&vec![1; n]);
-        let mut s = Mh::with_tab_index(SchedFlags::default(), index).unwrap();
+        // Index 0 stands for rvs's own default table (65537 slots).
+        let mut s = if index == 0 {
+            Mh::new(SchedFlags::default())
+        } else {
+            Mh::with_tab_index(SchedFlags::default(), index).unwrap()
+        };
         s.update(&d);
         let before: Vec<_> = clients
             .iter()
@@ -513,13 +518,13 @@ mod tests {
         let mut rng = Rng(0x5eed);
         let clients: Vec<IpAddr> = (0..100_000).map(|_| rng.ipv4()).collect();
         let mut figures = Vec::new();
-        for index in [DEFAULT_TAB_INDEX, 14, 16] {
+        for index in [DEFAULT_TAB_INDEX, 14, 16, 0] {
             for n in [5usize, 10, 50] {
                 for gone in [0, n / 2, n - 1] {
                     let (moved, others) = disruption(n, gone, index, &clients);
                     eprintln!(
                         "mh table {:>5}: remove dest {gone:>2} of {n:>2}: moved {moved:.4} = {:.2}/N, others moved {others:.4}",
-                        PRIMES[index as usize - 8],
+                        if index == 0 { DEFAULT_SIZE } else { PRIMES[index as usize - 8] },
                         moved * n as f64,
                     );
                     figures.push((index, n, moved, others));
@@ -534,7 +539,7 @@ mod tests {
             // leave only ~82 per dest at N = 50, where it reaches ~1.1/N (measured 2.0-2.2/N in
             // all); with 65521 slots it stays near 0.25/N. Bound: 1.5/N where the table is
             // large for N, 2.5/N otherwise.
-            let large = index == 16 || (index == DEFAULT_TAB_INDEX && n <= 10);
+            let large = index == 16 || index == 0 || (index == DEFAULT_TAB_INDEX && n <= 10);
             let (bound, others_bound) = if large {
                 (1.5 / nf + 0.005, 0.5 / nf)
             } else {

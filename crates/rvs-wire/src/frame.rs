@@ -233,8 +233,14 @@ fn ipv4(buf: &[u8], off: usize, mode: Mode) -> Result<FrameInfo> {
     } else {
         return Err(Error::Truncated);
     };
-    if mode == Mode::Strict && checksum::fold(checksum::sum(&ip[..hl])) != 0xffff {
-        return Err(Error::Malformed);
+    if mode == Mode::Strict {
+        let s = match ip.first_chunk::<20>() {
+            Some(h) if hl == 20 => checksum::sum20(h),
+            _ => checksum::sum(&ip[..hl]),
+        };
+        if checksum::fold(s) != 0xffff {
+            return Err(Error::Malformed);
+        }
     }
     let fo = rd16(ip, 6);
     let frag = if fo & 0x1fff != 0 {

@@ -183,7 +183,14 @@ impl<A: ConnAddr> ConnTable<A> {
     /// The key is the reply as seen on the wire: (proto, daddr, dport, raddr, rport).
     #[inline]
     pub fn find_out(&self, key: &ConnKey<A>) -> Option<u32> {
-        let mut i = self.out_heads[self.bucket(key) as usize];
+        self.find_out_bucket(self.bucket(key), key)
+    }
+
+    /// Both indexes hash the same key shape with the same seed, so a packet's bucket serves
+    /// its `in` probe and, if that misses, its `out` probe.
+    #[inline]
+    pub fn find_out_bucket(&self, bucket: u32, key: &ConnKey<A>) -> Option<u32> {
+        let mut i = self.out_heads[bucket as usize];
         while i != NIL {
             let e = &self.entries[i as usize];
             if e.out_key_matches(key) {
