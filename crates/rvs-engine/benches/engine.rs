@@ -2,7 +2,8 @@
 //! baseline (one hash lookup plus a 64-byte frame copy) measured in the same run so that
 //! ratios survive a noisy machine. Each figure is the median of several timed rounds.
 //!
-//! Set RVS_BENCH_CONNS to change the 1,000,000 live connections of the random case.
+//! Set RVS_BENCH_CONNS to change the 1,000,000 live connections of the random case, and
+//! RVS_BENCH_ONLY to a comma-separated list of parts (dr,nat,tun,syn,bytes) to run fewer.
 
 use rvs_engine::config::{FwdMethod, TunCsum, TunType};
 use rvs_engine::testkit::{Pkt, MAC_DIRECTOR, MAC_GW};
@@ -188,6 +189,11 @@ fn main() {
     shuffle(&mut random, 0xdead_beef);
     let warm = vec![order[0]; n as usize];
 
+    let only = std::env::var("RVS_BENCH_ONLY").ok();
+    let want = |part: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|p| p == part))
+    };
     let base = median((0..ROUNDS).map(|_| baseline(n, &random)).collect());
     report("baseline_hash_lookup_plus_copy_random", base, "ns/op");
 
@@ -203,6 +209,9 @@ fn main() {
         ),
     ];
     for (name, fwd) in methods {
+        if !want(name) {
+            continue;
+        }
         let mut h = harness(fwd, "rr", 8, n + n / 8);
         open_conns(&mut h, n, &order);
         h.advance_ms(1);
@@ -247,6 +256,9 @@ fn main() {
 
     let syns = (n / 2).max(1);
     for sched in ["rr", "wlc", "mh"] {
+        if !want("syn") {
+            break;
+        }
         let v = median(
             (0..ROUNDS)
                 .map(|_| {
@@ -259,6 +271,9 @@ fn main() {
     }
 
     for (name, v6) in [("v4", false), ("v6", true)] {
+        if !want("bytes") {
+            break;
+        }
         let before = LIVE.load(Ordering::Relaxed);
         let cap = n;
         let cfg = if v6 {
