@@ -7,13 +7,14 @@ FUZZ_SECONDS ?= 600
 build:
 	$(CARGO) build --workspace
 
+# Every test: unit, property, fixture tables, behaviour, and the replay of the committed
+# fuzz corpora through the fuzz targets' bodies (plain cargo test, no nightly needed).
 test:
 	$(CARGO) test --workspace
-	$(MAKE) fuzz-replay
 
-# Replays the committed fuzz corpora through the fuzz targets' bodies (plain cargo test, no nightly).
 fuzz-replay:
 	$(CARGO) test -p rvs-engine --test fuzz_replay
+	$(CARGO) test -p rvs-wire --test no_panic
 
 bench-engine:
 	$(CARGO) bench -p rvs-engine --bench engine
