@@ -11,6 +11,11 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
+    // A second argument sets the number of SYNs apart (0 profiles the established path alone).
+    let syns: u32 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(n);
     let mut s = Svc::tcp("10.0.0.100", 80, "rr");
     for i in 0..8u8 {
         s = s.dest(&format!("172.16.0.{}", 2 + i), 80, FwdMethod::Route, 1);
@@ -31,7 +36,7 @@ fn main() {
         let mut p = PacketBuf::new(&mut buf, HEADROOM, ack.len());
         std::hint::black_box(h.engine.process(&mut p, OUT, h.now));
     }
-    for i in 0..n {
+    for i in 0..syns {
         buf[HEADROOM..HEADROOM + syn.len()].copy_from_slice(&syn);
         buf[HEADROOM + 34..HEADROOM + 36]
             .copy_from_slice(&(2000 + (i % 60000) as u16).to_be_bytes());
