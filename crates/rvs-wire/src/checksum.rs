@@ -135,7 +135,6 @@ pub fn update32(csum: u16, old: [u8; 4], new: [u8; 4]) -> u16 {
 /// starts at an even offset of the covered data. `old` and `new` must have equal
 /// lengths.
 #[inline]
-#[inline]
 pub fn update_addr(csum: u16, old: &[u8], new: &[u8]) -> u16 {
     debug_assert_eq!(old.len(), new.len());
     // Ports, TTL words and IPv4 addresses take the straight-line forms: these run several
