@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod format;
 pub mod help;
 pub mod parse;
+pub mod proto;
 pub mod reply;
 pub mod resolve;
 pub mod restore;

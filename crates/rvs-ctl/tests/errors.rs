@@ -5,7 +5,7 @@
 mod common;
 
 use common::{argv, Fake};
-use rvsadm::parse::parse_with;
+use rvs_ctl::parse::parse_with;
 
 #[track_caller]
 fn err(line: &str, message: &str, code: i32) {

@@ -4,8 +4,8 @@
 mod common;
 
 use proptest::prelude::*;
-use rvsadm::parse::parse_with;
-use rvsadm::restore::parse_restore;
+use rvs_ctl::parse::parse_with;
+use rvs_ctl::restore::parse_restore;
 
 fn word() -> impl Strategy<Value = String> {
     prop_oneof![

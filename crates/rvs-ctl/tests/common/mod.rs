@@ -2,8 +2,8 @@
 
 #![allow(dead_code)]
 
-use rvsadm::cmd::Protocol;
-use rvsadm::resolve::{Resolver, ReverseResolver};
+use rvs_ctl::cmd::Protocol;
+use rvs_ctl::resolve::{Resolver, ReverseResolver};
 use std::net::IpAddr;
 
 pub struct Fake;

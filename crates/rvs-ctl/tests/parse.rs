@@ -4,8 +4,8 @@
 mod common;
 
 use common::{argv, Fake};
-use rvsadm::cmd::*;
-use rvsadm::parse::parse_with;
+use rvs_ctl::cmd::*;
+use rvs_ctl::parse::parse_with;
 use std::net::{IpAddr, Ipv4Addr};
 
 fn ok(line: &str) -> Command {
@@ -554,10 +554,10 @@ fn help_and_version() {
     assert_eq!(ok("ipvsadm --help"), Command::Help);
     assert_eq!(ok("ipvsadm -v"), Command::Version);
     assert_eq!(
-        rvsadm::help::version(),
+        rvs_ctl::help::version(),
         "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\n"
     );
-    let u = rvsadm::help::usage("ipvsadm");
+    let u = rvs_ctl::help::usage("ipvsadm");
     assert!(u.starts_with("ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\nUsage:\n  ipvsadm -A|E virtual-service"));
     for ext in [
         "--fullnat",
@@ -630,14 +630,14 @@ fn system_resolver_handles_numeric_input() {
         .map(|s| s.to_string())
         .collect();
     assert_eq!(
-        rvsadm::parse(&args),
+        rvs_ctl::parse(&args),
         Ok(Command::AddService(svc(tcp("10.0.0.1", 80), "rr")))
     );
 }
 
 #[test]
 fn etc_services_lookup() {
-    use rvsadm::resolve::{service_name_in, service_port_in};
+    use rvs_ctl::resolve::{service_name_in, service_port_in};
     let text = "# comment\nhttp\t\t80/tcp\t\twww # WorldWideWeb HTTP\n\
                 domain\t\t53/udp\nsip 5060/udp\nsip 5060/tcp\n";
     assert_eq!(service_port_in(text, "http", Protocol::Tcp), Some(80));

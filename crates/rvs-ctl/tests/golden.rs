@@ -5,10 +5,10 @@
 mod common;
 
 use common::Fake;
-use rvsadm::cmd::*;
-use rvsadm::format::*;
-use rvsadm::resolve::NoResolver;
-use rvsadm::restore::parse_restore;
+use rvs_ctl::cmd::*;
+use rvs_ctl::format::*;
+use rvs_ctl::resolve::NoResolver;
+use rvs_ctl::restore::parse_restore;
 use std::net::{IpAddr, Ipv4Addr};
 
 fn ip(s: &str) -> IpAddr {
@@ -802,7 +802,7 @@ fn ipv4_compatible_ipv6_prints_like_inet_ntop() {
 
 #[test]
 fn table_errors_use_ipvsadm_text() {
-    use rvsadm::reply::{strerror, Errno};
+    use rvs_ctl::reply::{strerror, Errno};
     let key = inet(Protocol::Tcp, "10.0.0.1", 80);
     let s = service(key, "bogus", vec![]).spec;
     let d = dest("10.0.0.2", 80, Forward::Route, 1).spec;
@@ -856,7 +856,7 @@ fn extensions_round_trip_through_save() {
 #[test]
 fn utf8_names_pad_by_bytes_as_printf() {
     struct Utf8;
-    impl rvsadm::resolve::ReverseResolver for Utf8 {
+    impl rvs_ctl::resolve::ReverseResolver for Utf8 {
         fn host_name(&self, _: IpAddr) -> Option<String> {
             Some("bücher".into())
         }
