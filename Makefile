@@ -1,8 +1,10 @@
 # rvs — the Rust Virtual Server.  `make test` runs every test; benches and fuzzing stay out of CI.
 CARGO ?= cargo
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
 FUZZ_SECONDS ?= 600
 
-.PHONY: test build bench-engine fuzz-wire fuzz-engine fuzz-replay fmt
+.PHONY: test build bench-engine bench-restore fuzz-wire fuzz-engine fuzz-replay fmt install
 
 build:
 	$(CARGO) build --workspace
@@ -19,6 +21,9 @@ fuzz-replay:
 bench-engine:
 	$(CARGO) bench -p rvs-engine --bench engine
 
+bench-restore:
+	scripts/bench-restore.sh
+
 fuzz-wire:
 	cd fuzz && $(CARGO) +nightly fuzz run wire -- -max_total_time=$(FUZZ_SECONDS)
 
@@ -27,3 +32,10 @@ fuzz-engine:
 
 fmt:
 	$(CARGO) fmt --all
+
+# rvsd, rvsadm, and the ipvsadm names the seeds' scripts call (argv[0] selects the behaviour).
+install:
+	$(CARGO) build --release -p rvs
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 target/release/rvsd target/release/rvsadm $(DESTDIR)$(SBINDIR)/
+	for n in ipvsadm ipvsadm-save ipvsadm-restore; do ln -sf rvsadm $(DESTDIR)$(SBINDIR)/$$n; done

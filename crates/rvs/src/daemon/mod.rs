@@ -1,0 +1,5 @@
+//! rvsd's control plane.
+
+pub mod model;
+pub mod server;
+pub mod state;
