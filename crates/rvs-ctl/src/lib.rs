@@ -5,6 +5,8 @@
 
 pub mod cmd;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod help;
 pub mod parse;
 pub mod proto;

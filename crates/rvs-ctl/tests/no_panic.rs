@@ -128,3 +128,16 @@ proptest! {
         let _ = parse_restore(&words.join("\n"), "ipvsadm", &common::Fake);
     }
 }
+
+/// Replays the committed `ctl` fuzz corpus (control requests, argv, -R input).
+#[test]
+fn ctl_fuzz_corpus_replays() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ctl");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = e.unwrap().path();
+        rvs_ctl::fuzzing::ctl(&std::fs::read(&p).unwrap());
+        n += 1;
+    }
+    assert!(n > 0, "empty corpus {}", dir.display());
+}

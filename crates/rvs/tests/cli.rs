@@ -399,7 +399,8 @@ fn sync_daemon_settings() {
     );
     assert_eq!(
         ok(&env, "-L --daemon"),
-        "master sync daemon (mcast=lo, syncid=7)\n"
+        // The kernel fills in the multicast defaults and the message size (start_sync_thread).
+        "master sync daemon (mcast=lo, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
     );
     fails(
         &env,

@@ -194,7 +194,14 @@ impl Model {
                 if self.daemons.iter().any(|x| x.state == d.state) {
                     return Err(Refusal::errno(Errno::Exists));
                 }
-                self.daemons.push(d.clone());
+                let mtu = std::fs::read_to_string(format!("/sys/class/net/{}/mtu", d.mcast_ifn))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .ok_or(Refusal {
+                        errno: None,
+                        message: "No such device".into(),
+                    })?;
+                self.daemons.push(daemon_defaults(d, mtu));
             }
             Command::StopDaemon(state) => {
                 let n = self.daemons.len();
@@ -277,6 +284,38 @@ impl Model {
         let (tcp, tcp_fin, udp) = self.settings().timeouts.get();
         cmd::Timeouts { tcp, tcp_fin, udp }
     }
+}
+
+/// What the kernel's `start_sync_thread` fills in, so that `-L --daemon` prints what
+/// ipvsadm prints against a kernel: group 224.0.0.81 (or ff02::81 for an IPv6 group
+/// family), port 8848, TTL 1, and a message size from the MTU (1500 for a master; the
+/// interface's, within 1500..=65535, for a backup) less the IP and UDP headers.
+pub fn daemon_defaults(d: &cmd::DaemonSpec, dev_mtu: u32) -> cmd::DaemonSpec {
+    let mut d = d.clone();
+    let v6 = d.mcast_group.is_some_and(|g| g.is_ipv6());
+    if d.mcast_group.is_none() {
+        d.mcast_group = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(224, 0, 0, 81)));
+    }
+    if d.mcast_port == 0 {
+        d.mcast_port = 8848;
+    }
+    if d.mcast_ttl == 0 {
+        d.mcast_ttl = 1;
+    }
+    let hlen: u32 = if v6 { 40 + 8 } else { 20 + 8 };
+    let backup = d.state == cmd::SyncState::Backup;
+    let mtu = if backup {
+        dev_mtu.clamp(1500, 65535)
+    } else {
+        1500
+    };
+    let min_mtu = if backup { 1024 } else { 1 };
+    d.sync_maxlen = if d.sync_maxlen != 0 {
+        (d.sync_maxlen as u32).clamp(min_mtu, 65535 - hlen) as u16
+    } else {
+        (mtu - hlen) as u16
+    };
+    d
 }
 
 fn check_scheduler(name: &str) -> Result<(), Refusal> {
@@ -489,6 +528,27 @@ mod tests {
                 value: 2
             })
             .is_err());
+    }
+
+    #[test]
+    fn sync_daemon_settings_get_the_kernels_defaults() {
+        let spec = |line: &str| match cmd(line) {
+            Command::StartDaemon(d) => d,
+            c => panic!("{c:?}"),
+        };
+        let m = daemon_defaults(
+            &spec("--start-daemon master --mcast-interface lo --syncid 7"),
+            65536,
+        );
+        assert_eq!((m.sync_maxlen, m.mcast_port, m.mcast_ttl), (1472, 8848, 1));
+        assert_eq!(m.mcast_group.unwrap().to_string(), "224.0.0.81");
+        let b = daemon_defaults(&spec("--start-daemon backup --mcast-interface lo"), 65536);
+        assert_eq!(b.sync_maxlen, 65535 - 28);
+        let b = daemon_defaults(
+            &spec("--start-daemon backup --mcast-interface lo --sync-maxlen 100"),
+            1500,
+        );
+        assert_eq!(b.sync_maxlen, 1024, "a backup's maxlen is at least 1024");
     }
 
     #[test]
