@@ -2,6 +2,9 @@
 CARGO ?= cargo
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+LEGACYDIR ?= $(PREFIX)/libexec/initscripts/legacy-actions
 FUZZ_SECONDS ?= 600
 
 .PHONY: test build bench-engine bench-restore fuzz-wire fuzz-engine fuzz-replay fmt install
@@ -33,9 +36,15 @@ fuzz-engine:
 fmt:
 	$(CARGO) fmt --all
 
-# rvsd, rvsadm, and the ipvsadm names the seeds' scripts call (argv[0] selects the behaviour).
+# rvsd, rvsadm, and the ipvsadm names the seeds' scripts call (argv[0] selects the behaviour);
+# the man pages, the systemd units and `service ipvsadm save`'s legacy action. The units and
+# the action call /usr/local/sbin/...: with another PREFIX, edit their paths.
 install:
 	$(CARGO) build --release -p rvs
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 target/release/rvsd target/release/rvsadm $(DESTDIR)$(SBINDIR)/
 	for n in ipvsadm ipvsadm-save ipvsadm-restore; do ln -sf rvsadm $(DESTDIR)$(SBINDIR)/$$n; done
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LEGACYDIR)/ipvsadm
+	install -m 0644 doc/rvsadm.8 doc/rvsd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 dist/systemd/rvsd.service dist/systemd/ipvsadm.service $(DESTDIR)$(UNITDIR)/
+	install -m 0755 dist/legacy-actions/ipvsadm/save $(DESTDIR)$(LEGACYDIR)/ipvsadm/
