@@ -562,3 +562,83 @@ pro expire state       source             virtual            destination\n"
     ok(&env, "-D -t 172.25.0.10:80");
     assert_eq!(ok(&env, "-Ln"), HEADER);
 }
+
+#[test]
+fn seed_000_nat_port_mapping_tun_and_dr() {
+    // The seed's commands as written (its example addresses are only table data here).
+    let env = Env::new();
+    let _d = Daemon::start(&env);
+    ok(&env, "-A -t 202.103.106.5:80 -s wlc");
+    ok(&env, "-A -t 202.103.106.5:21 -s wrr");
+    ok(&env, "-a -t 202.103.106.5:80 -r 172.16.0.2:80 -m");
+    ok(&env, "-a -t 202.103.106.5:80 -r 172.16.0.3:8000 -m -w 2");
+    ok(&env, "-a -t 202.103.106.5:21 -r 172.16.0.2:21 -m");
+    let nat = format!(
+        "{HEADER}TCP  202.103.106.5:21 wrr\n{}TCP  202.103.106.5:80 wlc\n{}{}",
+        row("172.16.0.2:21", "Masq", 1),
+        row("172.16.0.2:80", "Masq", 1),
+        row("172.16.0.3:8000", "Masq", 2)
+    );
+    assert_eq!(ok(&env, "-Ln"), nat);
+    ok(&env, "-C");
+    // The tunnelling and direct-routing examples.
+    ok(&env, "-A -t 172.26.20.110:23 -s wlc");
+    ok(&env, "-a -t 172.26.20.110:23 -r 172.26.20.112 -i");
+    ok(&env, "-A -t 202.103.106.5:80 -s wlc");
+    ok(&env, "-a -t 202.103.106.5:80 -r 202.103.107.2 -i -w 1");
+    ok(&env, "-a -t 202.103.106.5:80 -r 202.103.106.3 -i -w 2");
+    ok(&env, "-A -t 172.26.20.111:23 -s wlc");
+    ok(&env, "-a -t 172.26.20.111:23 -r 172.26.20.112 -g");
+    let tun = format!(
+        "{HEADER}TCP  172.26.20.110:23 wlc\n{}TCP  172.26.20.111:23 wlc\n{}TCP  202.103.106.5:80 wlc\n{}{}",
+        row("172.26.20.112:23", "Tunnel", 1),
+        row("172.26.20.112:23", "Route", 1),
+        row("202.103.106.3:80", "Tunnel", 2),
+        row("202.103.107.2:80", "Tunnel", 1)
+    );
+    assert_eq!(ok(&env, "-Ln"), tun);
+}
+
+#[test]
+fn seed_003_transcribed() {
+    // Seed 003 is machine-mangled ("Ipvsadm-a-t 172.16.14.1: 80-s rr"); these are its
+    // obvious transcriptions, run through the ipvsadm name.
+    let env = Env::new();
+    let _d = Daemon::start(&env);
+    ok(&env, "-A -t 172.16.14.1:80 -s rr");
+    assert_eq!(
+        ok(&env, "-l -n"),
+        format!("{HEADER}TCP  172.16.14.1:80 rr\n")
+    );
+    ok(&env, "-a -t 172.16.14.1:80 -r 10.0.0.11 -m");
+    ok(&env, "-a -t 172.16.14.1:80 -r 10.0.0.12 -m");
+    ok(&env, "-E -t 172.16.14.1:80 -s wlc");
+    ok(&env, "-e -t 172.16.14.1:80 -r 10.0.0.11 -m -w 3");
+    assert_eq!(
+        ok(&env, "-Ln"),
+        format!(
+            "{HEADER}TCP  172.16.14.1:80 wlc\n{}{}",
+            row("10.0.0.11:80", "Masq", 3),
+            row("10.0.0.12:80", "Masq", 1)
+        )
+    );
+    // Its DR half.
+    ok(&env, "-C");
+    ok(&env, "-A -t 172.16.14.1:80 -s wlc");
+    ok(&env, "-a -t 172.16.14.1:80 -r 172.16.14.11 -g -w 2");
+    ok(&env, "-a -t 172.16.14.1:80 -r 172.16.14.12 -g -w 4");
+    assert_eq!(
+        ok(&env, "-L -n"),
+        format!(
+            "{HEADER}TCP  172.16.14.1:80 wlc\n{}{}",
+            row("172.16.14.11:80", "Route", 2),
+            row("172.16.14.12:80", "Route", 4)
+        )
+    );
+    // `ipvsadm -S > /etc/sysconfig/ipvsadm` then restore reproduces it.
+    let saved = ok(&env, "-S");
+    ok(&env, "-C");
+    let r = run_prog(&env.ipvsadm, &env.socket, "-R", &saved);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(ok(&env, "-S"), saved);
+}
