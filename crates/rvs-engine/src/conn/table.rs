@@ -223,24 +223,15 @@ impl<A: ConnAddr> ConnTable<A> {
         let idx = self.free_head;
         self.free_head = self.entries[idx as usize].next_in;
         conn.flags.insert(ConnFlags::IN_USE);
-        let in_b = self.bucket(&conn.in_key()) as usize;
-        conn.next_in = self.in_heads[in_b];
-        self.in_heads[in_b] = idx;
-        conn.next_out = NIL;
-        if conn.flags.contains(ConnFlags::OUT_HASHED) {
-            let out_b = self.bucket(&conn.out_key()) as usize;
-            conn.next_out = self.out_heads[out_b];
-            self.out_heads[out_b] = idx;
-        }
         self.entries[idx as usize] = conn;
+        self.link_entry(idx);
         self.len += 1;
         Ok(idx)
     }
 
-    /// Unlink and free an entry, returning a copy of it.
-    pub fn remove(&mut self, idx: u32) -> Conn<A> {
+    /// Take an entry out of both indexes (it keeps its slot).
+    fn unlink_entry(&mut self, idx: u32) {
         let conn = self.entries[idx as usize];
-        debug_assert!(conn.flags.contains(ConnFlags::IN_USE));
         let in_b = self.bucket(&conn.in_key()) as usize;
         unlink(&mut self.entries, &mut self.in_heads[in_b], idx, |e| {
             &mut e.next_in
@@ -251,6 +242,27 @@ impl<A: ConnAddr> ConnTable<A> {
                 &mut e.next_out
             });
         }
+    }
+
+    /// Put an entry at the head of its chains in both indexes.
+    fn link_entry(&mut self, idx: u32) {
+        let conn = self.entries[idx as usize];
+        let in_b = self.bucket(&conn.in_key()) as usize;
+        self.entries[idx as usize].next_in = self.in_heads[in_b];
+        self.in_heads[in_b] = idx;
+        self.entries[idx as usize].next_out = NIL;
+        if conn.flags.contains(ConnFlags::OUT_HASHED) {
+            let out_b = self.bucket(&conn.out_key()) as usize;
+            self.entries[idx as usize].next_out = self.out_heads[out_b];
+            self.out_heads[out_b] = idx;
+        }
+    }
+
+    /// Unlink and free an entry, returning a copy of it.
+    pub fn remove(&mut self, idx: u32) -> Conn<A> {
+        let conn = self.entries[idx as usize];
+        debug_assert!(conn.flags.contains(ConnFlags::IN_USE));
+        self.unlink_entry(idx);
         let e = &mut self.entries[idx as usize];
         *e = Conn::EMPTY;
         e.next_in = self.free_head;
@@ -263,28 +275,9 @@ impl<A: ConnAddr> ConnTable<A> {
     /// re-hashes an invalidated template this way; keeping the index keeps every conn's
     /// `control` reference valid.
     pub fn rekey(&mut self, idx: u32, f: impl FnOnce(&mut Conn<A>)) {
-        let conn = self.entries[idx as usize];
-        let in_b = self.bucket(&conn.in_key()) as usize;
-        unlink(&mut self.entries, &mut self.in_heads[in_b], idx, |e| {
-            &mut e.next_in
-        });
-        if conn.flags.contains(ConnFlags::OUT_HASHED) {
-            let out_b = self.bucket(&conn.out_key()) as usize;
-            unlink(&mut self.entries, &mut self.out_heads[out_b], idx, |e| {
-                &mut e.next_out
-            });
-        }
-        let e = &mut self.entries[idx as usize];
-        f(e);
-        let conn = *e;
-        let in_b = self.bucket(&conn.in_key()) as usize;
-        self.entries[idx as usize].next_in = self.in_heads[in_b];
-        self.in_heads[in_b] = idx;
-        if conn.flags.contains(ConnFlags::OUT_HASHED) {
-            let out_b = self.bucket(&conn.out_key()) as usize;
-            self.entries[idx as usize].next_out = self.out_heads[out_b];
-            self.out_heads[out_b] = idx;
-        }
+        self.unlink_entry(idx);
+        f(&mut self.entries[idx as usize]);
+        self.link_entry(idx);
     }
 
     /// Remember that a conn just became embryonic, for eviction under pressure.

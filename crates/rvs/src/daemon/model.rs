@@ -341,18 +341,7 @@ fn prefix(m: Netmask) -> u8 {
 
 fn service_config(s: &SvcModel) -> ec::ServiceConfig {
     let spec = &s.spec;
-    let key = match spec.key {
-        ServiceKey::Inet {
-            protocol,
-            addr,
-            port,
-        } => ec::SvcKey::Addr {
-            proto: proto(protocol),
-            addr,
-            port,
-        },
-        ServiceKey::Fwmark { mark, ipv6 } => ec::SvcKey::Fwmark { mark, v6: ipv6 },
-    };
+    let key = engine_key(&spec.key);
     // ipvsadm's flag-1/2/3 bits, shifted into the kernel's IP_VS_SVC_F_SCHED1..3.
     let flags = ((spec.sched_flags & cmd::SCHED_FLAG_1 != 0) as u32
         * rvs_sched::SchedFlags::SCHED1)
