@@ -77,6 +77,16 @@ pub struct ConnEntry {
 }
 
 /// The header `list_all()` prints before a non-rule listing.
+/// The persistence netmask as ipvsadm shows it (dotted quad or prefix length), when it is
+/// not the default per-client mask.
+fn persistence_mask(spec: &ServiceSpec) -> Option<String> {
+    match spec.netmask {
+        Netmask::V4(m) if !spec.key.is_ipv6() && !spec.netmask.is_host() => Some(m.to_string()),
+        Netmask::V6(p) if spec.key.is_ipv6() && !spec.netmask.is_host() => Some(p.to_string()),
+        _ => None,
+    }
+}
+
 pub fn header(size: u32) -> String {
     format!("IP Virtual Server version 1.2.1 (size={size})\n")
 }
@@ -353,14 +363,8 @@ pub fn service_entry(
         }
         if let Some(timeout) = spec.persistence {
             let _ = write!(out, " persistent {timeout}");
-            match spec.netmask {
-                Netmask::V4(m) if !spec.key.is_ipv6() && !spec.netmask.is_host() => {
-                    let _ = write!(out, " mask {m}");
-                }
-                Netmask::V6(p) if spec.key.is_ipv6() && !spec.netmask.is_host() => {
-                    let _ = write!(out, " mask {p}");
-                }
-                _ => {}
+            if let Some(m) = persistence_mask(spec) {
+                let _ = write!(out, " mask {m}");
             }
             if let Some(pe) = &spec.pe {
                 let _ = write!(out, " pe {pe}");
@@ -501,14 +505,8 @@ pub fn save(t: &Table, numeric: bool, names: &dyn ReverseResolver) -> String {
         let _ = write!(out, "-A {svc} -s {}", spec.scheduler);
         if let Some(timeout) = spec.persistence {
             let _ = write!(out, " -p {timeout}");
-            match spec.netmask {
-                Netmask::V4(m) if !spec.key.is_ipv6() && !spec.netmask.is_host() => {
-                    let _ = write!(out, " -M {m}");
-                }
-                Netmask::V6(p) if spec.key.is_ipv6() && !spec.netmask.is_host() => {
-                    let _ = write!(out, " -M {p}");
-                }
-                _ => {}
+            if let Some(m) = persistence_mask(spec) {
+                let _ = write!(out, " -M {m}");
             }
         }
         if let Some(pe) = &spec.pe {
