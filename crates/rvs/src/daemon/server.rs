@@ -20,10 +20,23 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let listener = UnixListener::bind(path)
+    // Bind under a private name, then rename into place: the socket's path appears only once
+    // it is listening (std binds and listens in one call) and already 0600, so a client that
+    // waits for the path to exist never meets ECONNREFUSED.
+    let tmp = path.with_file_name(format!(
+        ".{}.{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("rvsd.sock"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let listener = UnixListener::bind(&tmp)
         .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", path.display()))?;
-    // Peers are checked by credentials too, so the moment between bind and chmod is harmless.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::bail!("cannot bind {}: {e}", path.display());
+    }
     Ok(listener)
 }
 
