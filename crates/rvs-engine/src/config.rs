@@ -184,6 +184,10 @@ pub struct Settings {
     pub udp_nodest_grace_s: u32,
     /// Global FULLNAT local-address pool.
     pub laddrs: Vec<IpAddr>,
+    /// Whether this director answers ARP, neighbour solicitations and pings for the
+    /// vaddrs and laddrs that the kernel does not own. A VRRP backup turns it off, so that
+    /// only the master claims the VIPs.
+    pub vip_owner: bool,
 }
 
 impl Default for Settings {
@@ -201,6 +205,7 @@ impl Default for Settings {
             pressure_pct: 90,
             udp_nodest_grace_s: 5,
             laddrs: Vec::new(),
+            vip_owner: true,
         }
     }
 }
@@ -249,6 +254,8 @@ pub struct Config {
     /// Every address some service listens on: malformed or fragmented packets to these are
     /// dropped here rather than handed to a kernel that would answer with RSTs.
     vaddrs: FxHashSet<IpAddr>,
+    /// FULLNAT local addresses (the global pool and every service's own).
+    laddrs: FxHashSet<IpAddr>,
     /// Set by the control plane; lets observers tell snapshots apart.
     generation: u64,
 }
@@ -289,6 +296,12 @@ impl Config {
                 vaddrs.insert(r.daddr);
             }
         }
+        let laddrs = settings
+            .laddrs
+            .iter()
+            .chain(services.iter().flat_map(|s| s.laddrs.iter()))
+            .copied()
+            .collect();
         Ok(Config {
             services,
             fwmark_rules,
@@ -296,6 +309,7 @@ impl Config {
             by_addr,
             by_mark,
             vaddrs,
+            laddrs,
             generation,
         })
     }
@@ -342,6 +356,19 @@ impl Config {
     #[inline]
     pub fn is_vaddr(&self, addr: IpAddr) -> bool {
         self.vaddrs.contains(&addr)
+    }
+
+    /// Every address a service listens on (fwmark rules give their network address).
+    pub fn vaddrs(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.vaddrs.iter().copied()
+    }
+
+    pub fn is_laddr(&self, addr: IpAddr) -> bool {
+        self.laddrs.contains(&addr)
+    }
+
+    pub fn laddrs(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.laddrs.iter().copied()
     }
 
     pub fn find_by_key(&self, key: &SvcKey) -> Option<usize> {

@@ -353,7 +353,17 @@ impl Engine {
         match fi.l3 {
             L3::Ipv4 => self.ip::<[u8; 4]>(pkt, fi, bucket, now_ms),
             L3::Ipv6 => self.ip::<[u8; 16]>(pkt, fi, NIL, now_ms),
-            L3::Arp | L3::Other(_) => Verdict::Pass,
+            L3::Arp => {
+                let c = &mut self.core;
+                match crate::local::arp(&c.cfg, &*c.net, pkt, fi, ingress) {
+                    Some(v) => {
+                        c.counters.local_answers += 1;
+                        v
+                    }
+                    None => Verdict::Pass,
+                }
+            }
+            L3::Other(_) => Verdict::Pass,
         }
     }
 
@@ -376,6 +386,19 @@ impl Engine {
         match fi.protocol {
             ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP => {}
             ip_proto::ICMP | ip_proto::ICMPV6 if fi.frag == Frag::None && fi.l4_ok => {
+                let answer = match (h.v6, fi.l4_kind) {
+                    (false, 8) | (true, 128) => {
+                        crate::local::echo(&core.cfg, &*core.net, pkt, fi, core.ingress)
+                    }
+                    (true, 135) => {
+                        crate::local::solicit(&core.cfg, &*core.net, pkt, fi, core.ingress)
+                    }
+                    _ => None,
+                };
+                if let Some(v) = answer {
+                    core.counters.local_answers += 1;
+                    return v;
+                }
                 return xmit::icmp::icmp(core, table, pkt, &h, fi, now);
             }
             _ => return core.not_ours(fi),

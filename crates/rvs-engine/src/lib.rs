@@ -14,6 +14,7 @@ pub mod conn;
 pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod local;
 pub mod net;
 pub mod packet;
 pub mod stats;

@@ -29,6 +29,15 @@ pub trait NetView: Send + Sync {
     fn generation(&self) -> u64;
     fn route(&self, dst: IpAddr) -> Option<Route>;
     fn neighbour(&self, port: PortId, addr: IpAddr) -> Option<MacAddr>;
+    /// The MAC of a served port, the source of answers sent back out of it.
+    fn port_mac(&self, _port: PortId) -> Option<MacAddr> {
+        None
+    }
+    /// Whether the kernel itself owns `addr` (it is configured on an interface): then the
+    /// kernel, not rvs, answers ARP, neighbour solicitations and pings for it.
+    fn is_local(&self, _addr: IpAddr) -> bool {
+        false
+    }
 }
 
 /// A fixed table of prefix routes and neighbours (longest prefix wins).
@@ -36,6 +45,8 @@ pub trait NetView: Send + Sync {
 pub struct StaticNet {
     pub routes: Vec<(IpAddr, u8, Route)>,
     pub neighbours: Vec<(PortId, IpAddr, MacAddr)>,
+    /// The director's own addresses (each link's `src`).
+    pub locals: Vec<IpAddr>,
     pub generation: u64,
 }
 
@@ -61,6 +72,9 @@ impl StaticNet {
                 port_mac,
             },
         ));
+        if !self.locals.contains(&src) {
+            self.locals.push(src);
+        }
         self.generation += 1;
     }
 
@@ -119,5 +133,16 @@ impl NetView for StaticNet {
             .iter()
             .find(|(p, a, _)| *p == port && *a == addr)
             .map(|(_, _, m)| *m)
+    }
+
+    fn port_mac(&self, port: PortId) -> Option<MacAddr> {
+        self.routes
+            .iter()
+            .find(|(_, _, r)| r.port == port)
+            .map(|(_, _, r)| r.port_mac)
+    }
+
+    fn is_local(&self, addr: IpAddr) -> bool {
+        self.locals.contains(&addr)
     }
 }

@@ -72,8 +72,8 @@ pub struct EngineCounters {
     pub icmp_sent: u64,
     /// ICMP errors relayed for a conn.
     pub icmp_related: u64,
-    /// ICMP echo replies for owned VIPs.
-    pub echo_replies: u64,
+    /// ARP replies, neighbour advertisements and echo replies for served addresses.
+    pub local_answers: u64,
 }
 
 impl EngineCounters {
