@@ -518,14 +518,14 @@ fn errors_and_refusals_ipv4() {
                 None,
             ),
             raw(
-                "ARP passes to the kernel",
+                "ARP for an address rvs does not serve passes to the kernel",
                 {
                     let mut f = vec![0xff; 6];
                     f.extend_from_slice(&MAC_GW.0);
                     f.extend_from_slice(&[0x08, 0x06]);
                     f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
                     f.extend_from_slice(&MAC_GW.0);
-                    f.extend_from_slice(&[10, 0, 0, 254, 0, 0, 0, 0, 0, 0, 10, 0, 0, 100]);
+                    f.extend_from_slice(&[10, 0, 0, 254, 0, 0, 0, 0, 0, 0, 10, 0, 0, 77]);
                     f
                 },
                 OUT,
