@@ -7,15 +7,23 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 LEGACYDIR ?= $(PREFIX)/libexec/initscripts/legacy-actions
 FUZZ_SECONDS ?= 600
 
-.PHONY: test build bench-engine bench-restore fuzz-wire fuzz-engine fuzz-replay fmt install
+.PHONY: test deps build bench-engine bench-restore fuzz-wire fuzz-engine fuzz-replay fmt install
 
 build:
 	$(CARGO) build --workspace
 
-# Every test: unit, property, fixture tables, behaviour, and the replay of the committed
-# fuzz corpora through the fuzz targets' bodies (plain cargo test, no nightly needed).
-test:
+# Every test: unit, property, fixture tables, behaviour, the replay of the committed fuzz
+# corpora through the fuzz targets' bodies (plain cargo test, no nightly needed), and the
+# end-to-end tests with real packets in network namespaces (root; they fail, never skip,
+# without it). deps.sh installs the Debian packages they use (clang for the XDP program,
+# nginx, curl, ab, wrk, nftables, ethtool...); the binaries are built first because the
+# end-to-end tests of one crate run the binaries of others.
+test: deps
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
+
+deps:
+	scripts/deps.sh
 
 fuzz-replay:
 	$(CARGO) test -p rvs-engine --test fuzz_replay

@@ -38,6 +38,8 @@ pub enum RequestBody {
     GetTimeouts,
     /// `-L --daemon`.
     GetDaemons,
+    /// `rvsadm --io-stats`: the data path's ring, XDP and drop counters.
+    GetIoStats,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +57,8 @@ pub enum Response {
     Conns(Vec<ConnEntry>),
     Timeouts(Timeouts),
     Daemons(Vec<DaemonSpec>),
+    /// (section, counter, value); empty when rvsd serves no interface.
+    IoStats(Vec<(String, String, u64)>),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -70,7 +70,11 @@ fn arp_for_a_served_vip_is_answered_with_the_port_mac() {
 fn arp_is_left_to_the_kernel_for_its_own_and_unknown_addresses() {
     let mut h = harness(true);
     for target in ["10.0.0.1", "10.0.0.77"] {
-        assert_eq!(h.send(&arp_request(target), OUT).0, Verdict::Pass, "{target}");
+        assert_eq!(
+            h.send(&arp_request(target), OUT).0,
+            Verdict::Pass,
+            "{target}"
+        );
     }
     // A VRRP backup stays silent even for the VIPs.
     let mut h = harness(false);
@@ -111,18 +115,34 @@ fn ping_to_a_served_vip_gets_an_echo_reply() {
         let ip = &out[14..];
         let l4 = if v6 { 40 } else { 20 };
         assert_eq!(ip[l4], reply);
-        assert_eq!(&ip[l4 + 4..l4 + 8], &0x1234_0001u32.to_be_bytes(), "id and seq kept");
+        assert_eq!(
+            &ip[l4 + 4..l4 + 8],
+            &0x1234_0001u32.to_be_bytes(),
+            "id and seq kept"
+        );
         assert!(icmp_sum_ok(ip, v6), "{dst}: ICMP checksum");
         if v6 {
-            assert_eq!(Ipv6Addr::from(<[u8; 16]>::try_from(&ip[8..24]).unwrap()).to_string(), dst);
+            assert_eq!(
+                Ipv6Addr::from(<[u8; 16]>::try_from(&ip[8..24]).unwrap()).to_string(),
+                dst
+            );
         } else {
-            assert_eq!(checksum::fold(checksum::sum(&ip[..20])), 0xffff, "IPv4 header sum");
-            assert_eq!(&ip[12..16], &"10.0.0.100".parse::<std::net::Ipv4Addr>().unwrap().octets());
+            assert_eq!(
+                checksum::fold(checksum::sum(&ip[..20])),
+                0xffff,
+                "IPv4 header sum"
+            );
+            assert_eq!(
+                &ip[12..16],
+                &"10.0.0.100".parse::<std::net::Ipv4Addr>().unwrap().octets()
+            );
             assert_eq!(&ip[16..20], &[10, 9, 0, 5]);
         }
     }
     // The kernel answers pings to its own address.
-    let req = Pkt::icmp("10.9.0.5", "10.0.0.1", 8, 0, 1, vec![]).macs(MAC_GW, MAC_DIRECTOR).build();
+    let req = Pkt::icmp("10.9.0.5", "10.0.0.1", 8, 0, 1, vec![])
+        .macs(MAC_GW, MAC_DIRECTOR)
+        .build();
     assert_eq!(h.send(&req, OUT).0, Verdict::Pass);
 }
 
@@ -131,8 +151,14 @@ fn solicitation(target: &str, src: &str) -> Vec<u8> {
     let src: Ipv6Addr = src.parse().unwrap();
     let dst = rvs_wire::ndisc::solicited_node(target);
     let mut icmp = [0u8; 32];
-    let lladdr = if src.is_unspecified() { None } else { Some(MAC_GW) };
-    let n = NeighborSolicitRepr { target, lladdr }.emit(&mut icmp, src, dst).unwrap();
+    let lladdr = if src.is_unspecified() {
+        None
+    } else {
+        Some(MAC_GW)
+    };
+    let n = NeighborSolicitRepr { target, lladdr }
+        .emit(&mut icmp, src, dst)
+        .unwrap();
     let mut f = vec![0u8; 14 + 40 + n];
     f[..6].copy_from_slice(&rvs_wire::ndisc::multicast_mac(dst).0);
     f[6..12].copy_from_slice(&MAC_GW.0);
@@ -176,7 +202,10 @@ fn neighbour_solicitation_for_a_served_vip_gets_an_advertisement() {
     assert!(!na.solicited_flag());
 
     // Not ours, or a corrupted checksum: the kernel's business.
-    assert_eq!(h.send(&solicitation("fd00::77", "fd00::fe"), OUT).0, Verdict::Pass);
+    assert_eq!(
+        h.send(&solicitation("fd00::77", "fd00::fe"), OUT).0,
+        Verdict::Pass
+    );
     let mut bad = solicitation("fd00::100", "fd00::fe");
     let last = bad.len() - 1;
     bad[last] ^= 0xff;
@@ -188,7 +217,10 @@ fn announcements_parse_as_what_they_claim() {
     let g = garp(MAC_DIRECTOR, "10.0.0.100".parse().unwrap());
     assert_eq!(&g[..6], &[0xff; 6]);
     let r = ArpRepr::parse(&ArpPacket::new_checked(&g[14..]).unwrap()).unwrap();
-    assert_eq!((r.sender_ip, r.target_ip, r.sender_hw), (r.target_ip, r.sender_ip, MAC_DIRECTOR));
+    assert_eq!(
+        (r.sender_ip, r.target_ip, r.sender_hw),
+        (r.target_ip, r.sender_ip, MAC_DIRECTOR)
+    );
     let na = unsolicited_na(MAC_DIRECTOR, "fd00::100".parse().unwrap());
     let ip = &na[14..];
     let src = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[8..24]).unwrap());

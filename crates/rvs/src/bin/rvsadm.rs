@@ -73,6 +73,7 @@ fn variant_name(r: &Response) -> &'static str {
         Response::Conns(_) => "Conns",
         Response::Timeouts(_) => "Timeouts",
         Response::Daemons(_) => "Daemons",
+        Response::IoStats(_) => "IoStats",
     }
 }
 
@@ -242,9 +243,44 @@ fn list_failure(client: &Client, r: Response) -> Failure {
     }
 }
 
+/// `rvsadm --io-stats`, our extension: the data path's counters, one per line, grouped by
+/// section, plus the engine's drop reasons.
+fn io_stats(client: &Client) -> Result<String, Failure> {
+    match client.request(RequestBody::GetIoStats)? {
+        Response::IoStats(rows) => {
+            let mut out = String::new();
+            let mut section = "";
+            for (sec, name, v) in &rows {
+                if sec != section {
+                    out.push_str(&format!("{sec}:\n"));
+                    section = sec;
+                }
+                out.push_str(&format!("  {name:<28} {v}\n"));
+            }
+            Ok(out)
+        }
+        r => Err(client.unexpected(&r)),
+    }
+}
+
 fn main() {
     let args = effective_args(std::env::args().collect());
     let program = args[0].clone();
+    if args.len() == 2 && args[1] == "--io-stats" {
+        let path = std::env::var_os("RVS_SOCKET")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
+        let client = Client { program, path };
+        match io_stats(&client) {
+            Ok(out) => print!("{out}"),
+            Err(f) => {
+                eprintln!("{}", f.message);
+                exit(f.code);
+            }
+        }
+        return;
+    }
     let cmd = match rvs_ctl::parse::parse_with(&args, &StdResolver) {
         Ok(c) => c,
         Err(e) => {

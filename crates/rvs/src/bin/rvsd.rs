@@ -13,9 +13,17 @@ use std::time::Duration;
     about = "rvs director daemon: the control plane and (with --iface) the data path"
 )]
 struct Args {
-    /// An interface to serve (repeatable). The packet I/O arrives with the data-path issue.
+    /// An interface to serve (repeatable): rvs forwards the virtual services' traffic that
+    /// arrives on it. Without any, rvsd is a control plane only.
     #[arg(long = "iface", value_name = "DEV")]
     ifaces: Vec<String>,
+    /// Packet I/O: afxdp (an XDP program steers service traffic to AF_XDP sockets) or
+    /// afpacket (raw sockets, with nftables keeping the kernel off service traffic).
+    #[arg(long = "io", value_name = "MODE", default_value = "afxdp")]
+    io: rvs_io::IoMode,
+    /// Remove the XDP program a killed rvsd left pinned on the --iface interfaces, and exit.
+    #[arg(long)]
+    detach: bool,
     /// The control socket.
     #[arg(long, value_name = "PATH", default_value = rvs_ctl::proto::DEFAULT_SOCKET)]
     socket: PathBuf,
@@ -45,32 +53,99 @@ fn main() -> anyhow::Result<()> {
             c.display()
         );
     }
-    if !args.ifaces.is_empty() {
-        anyhow::bail!("--iface: the packet data path is not built yet; run without --iface as a control plane");
+    if args.detach {
+        for i in &args.ifaces {
+            match rvs_io::steer::detach_pinned(i) {
+                Ok(true) => println!("{i}: detached rvs's pinned XDP program"),
+                Ok(false) => println!("{i}: no pinned rvs XDP program"),
+                Err(e) => anyhow::bail!("{i}: {e}"),
+            }
+            rvs_io::steer::nft_remove(i);
+        }
+        return Ok(());
     }
-    let daemon = Daemon::new(args.state_dir.clone(), args.conn_capacity)?;
-    let engine = daemon.engine();
-    let clock = daemon.clock();
+    // Refuse a second rvsd before touching any interface.
     let listener = server::bind(&args.socket)?;
     let socket = args.socket.clone();
+    let net = if args.ifaces.is_empty() {
+        None
+    } else {
+        Some(rvs_io::KernelNet::start(&args.ifaces).map_err(|e| {
+            let _ = std::fs::remove_file(&socket);
+            anyhow::anyhow!("{e}")
+        })?)
+    };
+    let mut daemon = match &net {
+        Some(n) => Daemon::with_net(args.state_dir.clone(), args.conn_capacity, n.clone())?,
+        None => Daemon::new(args.state_dir.clone(), args.conn_capacity)?,
+    };
+    let engine = daemon.engine();
+    let clock = daemon.clock();
+    let datapath = match &net {
+        Some(n) => {
+            let dp = rvs_io::DataPath::start(
+                args.io,
+                &args.ifaces,
+                engine.clone(),
+                n.clone(),
+                clock,
+                &daemon.config(),
+            )
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&socket);
+                anyhow::anyhow!("{e}")
+            })?;
+            for m in dp.modes() {
+                tracing::info!("data path: {m}");
+            }
+            let dp = Arc::new(dp);
+            daemon.set_datapath(dp.clone());
+            Some(dp)
+        }
+        None => None,
+    };
+    let shared_cfg = daemon.shared_config();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
     ])?;
+    let dp_sig = datapath.clone();
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
             tracing::info!(signal = sig, "stopping");
+            // A clean stop detaches XDP; a killed rvsd leaves it pinned for the next one.
+            if let Some(dp) = dp_sig {
+                dp.stop();
+            }
             let _ = std::fs::remove_file(&socket);
             std::process::exit(0);
         }
     });
-    // Engine timers: expiry sweeps, scheduler ageing, rate estimation.
-    std::thread::spawn(move || loop {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = clock.elapsed().as_millis() as u64 + 1;
-        engine.lock().unwrap_or_else(|p| p.into_inner()).poll(now);
+    // Engine timers (expiry sweeps, scheduler ageing, rate estimation) and, once a second,
+    // re-steering for address changes and draining real servers.
+    let dp_timer = datapath.clone();
+    std::thread::spawn(move || {
+        let mut ticks = 0u32;
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = clock.elapsed().as_millis() as u64 + 1;
+            engine.lock().unwrap_or_else(|p| p.into_inner()).poll(now);
+            ticks += 1;
+            if ticks.is_multiple_of(10) {
+                if let Some(dp) = &dp_timer {
+                    if let Err(e) = dp.sync(&shared_cfg.load()) {
+                        tracing::warn!("data path steering update failed: {e}");
+                    }
+                }
+            }
+        }
     });
-    tracing::info!(socket = %args.socket.display(), state_dir = ?args.state_dir, "rvsd ready (control plane only)");
+    let what = if datapath.is_some() {
+        "serving"
+    } else {
+        "control plane only"
+    };
+    tracing::info!(socket = %args.socket.display(), state_dir = ?args.state_dir, ifaces = ?args.ifaces, "rvsd ready ({what})");
     server::serve(listener, Arc::new(Mutex::new(daemon)));
     Ok(())
 }

@@ -25,7 +25,9 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     // waits for the path to exist never meets ECONNREFUSED.
     let tmp = path.with_file_name(format!(
         ".{}.{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("rvsd.sock"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("rvsd.sock"),
         std::process::id()
     ));
     let _ = std::fs::remove_file(&tmp);

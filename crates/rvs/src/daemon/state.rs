@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use rvs_ctl::cmd::{self, Command};
 use rvs_ctl::format::{ConnEntry, DestEntry, Rates, ServiceEntry, Stats, Table};
 use rvs_ctl::proto::{RequestBody, Response};
-use rvs_engine::{Config, Engine, EngineOptions, StaticNet};
+use rvs_engine::{Config, Engine, EngineOptions, NetView, StaticNet};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,11 +28,21 @@ pub struct Daemon {
     engine: Arc<Mutex<Engine>>,
     state_dir: Option<PathBuf>,
     clock: Instant,
+    datapath: Option<Arc<rvs_io::DataPath>>,
 }
 
 impl Daemon {
     /// Start from the saved table in `state_dir`, if there is one.
     pub fn new(state_dir: Option<PathBuf>, conn_capacity: u32) -> anyhow::Result<Daemon> {
+        Self::with_net(state_dir, conn_capacity, Arc::new(StaticNet::default()))
+    }
+
+    /// As [`Daemon::new`], with the data path's view of routes and neighbours.
+    pub fn with_net(
+        state_dir: Option<PathBuf>,
+        conn_capacity: u32,
+        net: Arc<dyn NetView>,
+    ) -> anyhow::Result<Daemon> {
         let model = match &state_dir {
             Some(dir) => load(dir)?,
             None => Model::default(),
@@ -51,7 +61,7 @@ impl Daemon {
             conn_capacity_v6: (conn_capacity / 4).max(1024),
             seed,
         };
-        let engine = Engine::new(shared.clone(), Arc::new(StaticNet::default()), opts);
+        let engine = Engine::new(shared.clone(), net, opts);
         Ok(Daemon {
             model,
             generation: 1,
@@ -59,7 +69,47 @@ impl Daemon {
             engine: Arc::new(Mutex::new(engine)),
             state_dir,
             clock: Instant::now(),
+            datapath: None,
         })
+    }
+
+    /// The snapshot cell the engine reads.
+    pub fn shared_config(&self) -> Arc<ArcSwap<Config>> {
+        self.shared.clone()
+    }
+
+    /// The current config snapshot.
+    pub fn config(&self) -> Arc<Config> {
+        self.shared.load_full()
+    }
+
+    /// From now on, every table change also re-steers the data path.
+    pub fn set_datapath(&mut self, dp: Arc<rvs_io::DataPath>) {
+        self.datapath = Some(dp);
+    }
+
+    fn io_stats(&self) -> Vec<(String, String, u64)> {
+        let mut rows = match &self.datapath {
+            Some(dp) => dp.io_stats(),
+            None => Vec::new(),
+        };
+        let e = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        let c = e.counters();
+        for (n, v) in [
+            ("rx", c.rx),
+            ("tx", c.tx),
+            ("tx_pending", c.tx_pending),
+            ("pass", c.pass),
+            ("conns_new", c.conns_new),
+            ("local_answers", c.local_answers),
+            ("icmp_sent", c.icmp_sent),
+        ] {
+            rows.push(("engine".into(), n.into(), v));
+        }
+        for r in rvs_engine::DropReason::ALL {
+            rows.push(("engine drops".into(), r.name().into(), c.drop_count(*r)));
+        }
+        rows
     }
 
     /// The engine, for the data path and the timer thread.
@@ -85,6 +135,7 @@ impl Daemon {
             RequestBody::GetConns => Response::Conns(self.conns()),
             RequestBody::GetTimeouts => Response::Timeouts(self.model.timeouts()),
             RequestBody::GetDaemons => Response::Daemons(self.model.daemons.clone()),
+            RequestBody::GetIoStats => Response::IoStats(self.io_stats()),
         }
     }
 
@@ -121,8 +172,15 @@ impl Daemon {
                 }
             }
             self.generation += 1;
-            self.shared.store(Arc::new(cfg));
+            let cfg = Arc::new(cfg);
+            self.shared.store(cfg.clone());
             self.model = next;
+            if let Some(dp) = &self.datapath {
+                // The table is committed either way; a failed re-steer is retried each second.
+                if let Err(e) = dp.sync(&cfg) {
+                    tracing::error!("data path steering update failed: {e}");
+                }
+            }
             tracing::info!(
                 generation = self.generation,
                 commands = cmds.len(),

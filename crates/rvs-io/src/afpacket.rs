@@ -1,0 +1,178 @@
+//! The AF_PACKET fallback worker: for kernels or drivers without AF_XDP. Raw sockets see a
+//! copy of every frame while the kernel processes the original, so the nftables table from
+//! [`crate::steer::nft_ruleset`] drops, at ingress, what rvs handles. One thread serves
+//! every interface; frames are copied in and out (the price of the fallback).
+
+use crate::worker::{IoCounters, Pending, Shared};
+use rvs_engine::{PacketBuf, PortId, Verdict};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
+
+const HEADROOM: usize = 256;
+const BUF: usize = HEADROOM + 9216 + 64;
+const BATCH: usize = 64;
+/// Linux ≥ 4.20: do not hand our own transmissions back to us.
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
+/// A raw socket bound to one interface, non-blocking.
+pub fn open(ifindex: u32) -> std::io::Result<OwnedFd> {
+    let proto = (libc::ETH_P_ALL as u16).to_be() as libc::c_int;
+    // SAFETY: plain socket(2); the fd is owned right away.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            proto,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    // SAFETY: an int option on our socket.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            PACKET_IGNORE_OUTGOING,
+            (&one as *const libc::c_int).cast(),
+            4,
+        )
+    };
+    // SAFETY: zeroed sockaddr_ll is a valid starting value.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = proto as u16;
+    sll.sll_ifindex = ifindex as i32;
+    // SAFETY: sll is a valid sockaddr_ll of the given size.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+fn send(fd: &OwnedFd, f: &[u8], counters: &IoCounters) {
+    // SAFETY: f is a valid slice; the socket is bound, so no address is needed.
+    let r = unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            f.as_ptr().cast(),
+            f.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            IoCounters::add(&counters.tx_ring_full, 1);
+        } else {
+            IoCounters::add(&counters.tx_errors, 1);
+        }
+    } else {
+        IoCounters::add(&counters.tx_frames, 1);
+    }
+}
+
+pub fn run(socks: Vec<OwnedFd>, sh: Shared) {
+    let mut bufs = vec![vec![0u8; BUF]; BATCH];
+    let mut pending = Pending::default();
+    let mut lens = [0usize; BATCH];
+    while !sh.stop.load(Ordering::Relaxed) {
+        let now = sh.clock.elapsed().as_millis() as u64 + 1;
+        let mut work = 0;
+        for (i, s) in socks.iter().enumerate() {
+            // Read a batch first, then take the engine lock once for all of it.
+            let mut n = 0;
+            while n < BATCH {
+                // SAFETY: zeroed sockaddr_ll is valid; recvfrom fills at most its size.
+                let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+                let mut flen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                let b = &mut bufs[n][HEADROOM..];
+                // SAFETY: b is a valid writable slice; from/flen describe a valid buffer.
+                let r = unsafe {
+                    libc::recvfrom(
+                        s.as_raw_fd(),
+                        b.as_mut_ptr().cast(),
+                        b.len(),
+                        libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                        (&mut from as *mut libc::sockaddr_ll).cast(),
+                        &mut flen,
+                    )
+                };
+                if r < 0 {
+                    break;
+                }
+                // Frames for other hosts (a bridge flooding) or too big to hold are not ours.
+                if from.sll_pkttype == libc::PACKET_OTHERHOST
+                    || from.sll_pkttype == libc::PACKET_OUTGOING
+                    || r as usize > b.len()
+                {
+                    continue;
+                }
+                lens[n] = r as usize;
+                n += 1;
+            }
+            if n == 0 {
+                continue;
+            }
+            work += n;
+            IoCounters::add(&sh.counters.rx_frames, n as u64);
+            let mut eng = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+            for (k, buf) in bufs.iter_mut().enumerate().take(n) {
+                let mut pkt = PacketBuf::new(buf, HEADROOM, lens[k]);
+                match eng.process(&mut pkt, PortId(i as u16), now) {
+                    Verdict::Tx(port) => {
+                        if let Some(out) = socks.get(port.0 as usize) {
+                            send(out, pkt.data(), &sh.counters);
+                        }
+                    }
+                    Verdict::TxPending { port, next_hop } => {
+                        if pending.push(port, next_hop, pkt.data(), now) {
+                            IoCounters::add(&sh.counters.neigh_queued, 1);
+                            sh.net.resolve(port, next_hop);
+                        } else {
+                            IoCounters::add(&sh.counters.neigh_overflow, 1);
+                        }
+                    }
+                    // The kernel has its own copy of a passed frame.
+                    Verdict::Pass | Verdict::Drop(_) => {}
+                }
+            }
+        }
+        for (port, f) in sh.inject.take() {
+            if let Some(out) = socks.get(port.0 as usize) {
+                send(out, &f, &sh.counters);
+                IoCounters::add(&sh.counters.injected, 1);
+            }
+        }
+        if !pending.is_empty() {
+            pending.ready(&sh.net, now, &sh.counters, |p, f| {
+                if let Some(out) = socks.get(p.0 as usize) {
+                    send(out, f, &sh.counters);
+                }
+            });
+        }
+        if work == 0 {
+            let mut fds: Vec<libc::pollfd> = socks
+                .iter()
+                .map(|s| libc::pollfd {
+                    fd: s.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            let ms = if pending.is_empty() { 10 } else { 1 };
+            // SAFETY: a valid pollfd array of its length.
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        }
+    }
+}

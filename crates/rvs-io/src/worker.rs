@@ -1,0 +1,151 @@
+//! What the AF_XDP and AF_PACKET workers share: counters, the bounded queue of frames
+//! waiting for a neighbour, and frames injected by the control plane (gratuitous ARP).
+
+use crate::kernel::KernelNet;
+use rvs_engine::{NetView, PortId};
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What every worker holds: the engine (one conn table for all queues and interfaces), the
+/// kernel view, the daemon's clock, and the shared counters and queues.
+pub struct Shared {
+    pub engine: Arc<Mutex<rvs_engine::Engine>>,
+    pub net: Arc<KernelNet>,
+    pub clock: Instant,
+    pub counters: Arc<IoCounters>,
+    pub inject: Arc<Inject>,
+    pub stop: Arc<AtomicBool>,
+    /// AF_XDP socket statistics, refreshed by the workers (empty under AF_PACKET).
+    pub xsk_stats: Arc<Mutex<Vec<(String, xdpilone::xdp::XdpStatisticsV2)>>>,
+}
+
+macro_rules! counters {
+    ($($name:ident: $doc:literal,)*) => {
+        /// I/O-layer counters, shared by all workers (relaxed atomics: read for display only).
+        #[derive(Debug, Default)]
+        pub struct IoCounters { $(#[doc = $doc] pub $name: AtomicU64,)* }
+
+        impl IoCounters {
+            /// (name, value) pairs in a fixed order, for `rvsadm --io-stats`.
+            pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($name), self.$name.load(Ordering::Relaxed)),)*]
+            }
+        }
+    };
+}
+
+counters! {
+    rx_frames: "Frames received from the interfaces.",
+    tx_frames: "Frames handed to the interfaces.",
+    tx_ring_full: "Frames dropped because a TX ring (or socket buffer) was full.",
+    tx_errors: "Frames the kernel refused to send.",
+    pass_unhandled: "Frames the engine passed to the kernel that AF_XDP could not re-inject (dropped).",
+    neigh_queued: "Frames queued while their next hop's MAC was resolved.",
+    neigh_sent: "Queued frames sent once the neighbour resolved.",
+    neigh_timeout: "Queued frames dropped: the neighbour did not resolve in time.",
+    neigh_overflow: "Frames dropped: the resolution queue was full.",
+    injected: "Frames the control plane sent (gratuitous ARP, unsolicited NA).",
+    fill_empty: "Times a fill ring could not be refilled for lack of free frames.",
+    wakeups: "TX kicks (sendto) issued.",
+}
+
+impl IoCounters {
+    #[inline]
+    pub fn add(c: &AtomicU64, n: u64) {
+        if n != 0 {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+const PER_HOP: usize = 64;
+const TOTAL: usize = 4096;
+const WAIT_MS: u64 = 3000;
+
+/// Queued frames with their deadline (ms).
+type HopQueue = VecDeque<(Vec<u8>, u64)>;
+
+/// Frames fully rewritten but for their destination MAC, per (port, next hop).
+#[derive(Default)]
+pub struct Pending {
+    q: HashMap<(PortId, IpAddr), HopQueue>,
+    total: usize,
+}
+
+impl Pending {
+    /// Queue a copy of `frame`; returns false (and the caller counts a drop) when full.
+    pub fn push(&mut self, port: PortId, hop: IpAddr, frame: &[u8], now_ms: u64) -> bool {
+        if self.total >= TOTAL {
+            return false;
+        }
+        let q = self.q.entry((port, hop)).or_default();
+        if q.len() >= PER_HOP {
+            return false;
+        }
+        q.push_back((frame.to_vec(), now_ms + WAIT_MS));
+        self.total += 1;
+        true
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Frames whose neighbour resolved, with the MAC written in; expired ones are counted.
+    pub fn ready(
+        &mut self,
+        net: &KernelNet,
+        now_ms: u64,
+        counters: &IoCounters,
+        mut send: impl FnMut(PortId, &[u8]),
+    ) {
+        let mut done = Vec::new();
+        for (&(port, hop), q) in self.q.iter_mut() {
+            if let Some(mac) = net.neighbour(port, hop) {
+                for (mut f, _) in q.drain(..) {
+                    f[..6].copy_from_slice(&mac.0);
+                    send(port, &f);
+                    IoCounters::add(&counters.neigh_sent, 1);
+                    self.total -= 1;
+                }
+            } else {
+                while q.front().is_some_and(|(_, dl)| *dl <= now_ms) {
+                    q.pop_front();
+                    self.total -= 1;
+                    IoCounters::add(&counters.neigh_timeout, 1);
+                }
+            }
+            if q.is_empty() {
+                done.push((port, hop));
+            }
+        }
+        for k in done {
+            self.q.remove(&k);
+        }
+    }
+}
+
+/// Frames to send that did not come from a receive ring.
+#[derive(Default)]
+pub struct Inject {
+    q: Mutex<Vec<(PortId, Vec<u8>)>>,
+}
+
+impl Inject {
+    pub fn push(&self, port: PortId, frame: Vec<u8>) {
+        if let Ok(mut q) = self.q.lock() {
+            q.push((port, frame));
+        }
+    }
+
+    pub fn take(&self) -> Vec<(PortId, Vec<u8>)> {
+        self.q
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default()
+    }
+}

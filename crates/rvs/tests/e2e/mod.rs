@@ -1,0 +1,219 @@
+//! Shared pieces of the end-to-end tests: a real rvsd serving veths in a director
+//! namespace, configured with the real `ipvsadm` (rvsadm under that name), and the seed
+//! topologies translated to private addresses. Each test runs under both I/O modes.
+//!
+//! Checksums: the client and real-server veths get `ethtool -K tx off`, so the frames a
+//! local TCP stack sends carry complete checksums; rvs updates checksums incrementally and
+//! does not complete partial ones (real NICs deliver complete checksums).
+
+#![allow(dead_code)]
+
+use rvs_testnet::{Lab, Ns, Proc, VethOpts};
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+pub const RVSD: &str = env!("CARGO_BIN_EXE_rvsd");
+pub const RVSADM: &str = env!("CARGO_BIN_EXE_rvsadm");
+
+/// Both data paths, for tests that take the mode as a parameter.
+pub const MODES: [&str; 2] = ["afxdp", "afpacket"];
+
+pub struct Director {
+    pub ns: Ns,
+    pub proc: Option<Proc>,
+    pub socket: PathBuf,
+    pub ipvsadm: PathBuf,
+    pub ifaces: Vec<String>,
+    pub io: String,
+}
+
+impl Director {
+    pub fn start(lab: &Lab, ns: &Ns, ifaces: &[&str], io: &str) -> Director {
+        let bin = lab.dir().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let ipvsadm = bin.join("ipvsadm");
+        if !ipvsadm.exists() {
+            std::os::unix::fs::symlink(RVSADM, &ipvsadm).unwrap();
+        }
+        let mut d = Director {
+            ns: ns.clone(),
+            proc: None,
+            socket: lab.dir().join("rvsd.sock"),
+            ipvsadm,
+            ifaces: ifaces.iter().map(|s| s.to_string()).collect(),
+            io: io.to_string(),
+        };
+        d.spawn();
+        d
+    }
+
+    pub fn spawn(&mut self) {
+        let mut argv = vec![RVSD.to_string(), "--io".into(), self.io.clone()];
+        for i in &self.ifaces {
+            argv.push("--iface".into());
+            argv.push(i.clone());
+        }
+        argv.push("--socket".into());
+        argv.push(self.socket.display().to_string());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let mut p = self.ns.spawn(&argv).expect("spawn rvsd");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.socket.exists() {
+            if let Ok(Some(st)) = p.try_wait() {
+                panic!("rvsd exited ({st}) before serving:\n{}", p.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rvsd not ready in 10 s:\n{}",
+                p.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.proc = Some(p);
+    }
+
+    /// `ipvsadm ARGS`, which must succeed; returns stdout.
+    pub fn ipvsadm(&self, args: &str) -> String {
+        let o = self.ipvsadm_raw(args);
+        assert!(
+            o.status.success(),
+            "ipvsadm {args}: {}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    pub fn ipvsadm_raw(&self, args: &str) -> Output {
+        std::process::Command::new(&self.ipvsadm)
+            .args(args.split_whitespace())
+            .env("RVS_SOCKET", &self.socket)
+            .output()
+            .expect("run ipvsadm")
+    }
+
+    pub fn io_stats(&self) -> String {
+        let o = std::process::Command::new(RVSADM)
+            .arg("--io-stats")
+            .env("RVS_SOCKET", &self.socket)
+            .output()
+            .expect("rvsadm --io-stats");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    pub fn log(&self) -> String {
+        self.proc.as_ref().map(|p| p.log()).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait: a clean stop.
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            let st = p.stop().expect("stop rvsd");
+            assert!(
+                st.success() || st.code() == Some(0),
+                "rvsd stop: {st}\n{}",
+                p.log()
+            );
+        }
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill();
+        }
+    }
+}
+
+impl Drop for Director {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            let _ = p.stop();
+        }
+    }
+}
+
+/// Seed 001 (LVS/NAT), private addresses: the client 10.0.0.2 and the director 10.0.0.1
+/// on the outside (the VIP is the director's own address, as in the seed), the director
+/// 172.16.0.1 and real servers 172.16.0.2.. on the inside (a bridge), whose default
+/// gateway is the director. Real servers run nginx answering their name.
+pub struct NatLab {
+    pub lab: Lab,
+    pub client: Ns,
+    pub dir: Ns,
+    pub rs: Vec<Ns>,
+    pub nginx: Vec<Proc>,
+}
+
+pub fn nat_lab(tag: &str, n_rs: usize) -> NatLab {
+    let lab = Lab::new(tag).expect("lab (the e2e tests need root)");
+    let client = lab.ns("cl").unwrap();
+    let dir = lab.ns("dir").unwrap();
+    let sw = lab.ns("sw").unwrap();
+    lab.veth((&client, "eth0"), (&dir, "eth0"), VethOpts::default())
+        .unwrap();
+    lab.veth((&dir, "eth1"), (&sw, "p0"), VethOpts::default())
+        .unwrap();
+    client.addr("eth0", "10.0.0.2/24").unwrap();
+    client.addr("eth0", "fd00::2/64").unwrap();
+    client.tx_off("eth0").unwrap();
+    dir.addr("eth0", "10.0.0.1/24").unwrap();
+    dir.addr("eth0", "fd00::1/64").unwrap();
+    dir.addr("eth1", "172.16.0.1/24").unwrap();
+    dir.addr("eth1", "fd16::1/64").unwrap();
+    // The negative control: the director's kernel forwards nothing by itself.
+    dir.sysctl("net.ipv4.ip_forward", "0").unwrap();
+    dir.sysctl("net.ipv6.conf.all.forwarding", "0").unwrap();
+    let mut ports = vec!["p0".to_string()];
+    let mut rs = Vec::new();
+    let mut nginx = Vec::new();
+    for i in 0..n_rs {
+        let name = format!("rs{}", i + 1);
+        let r = lab.ns(&name).unwrap();
+        let p = format!("p{}", i + 1);
+        lab.veth((&r, "eth0"), (&sw, &p), VethOpts::default())
+            .unwrap();
+        ports.push(p);
+        r.addr("eth0", &format!("172.16.0.{}/24", i + 2)).unwrap();
+        r.addr("eth0", &format!("fd16::{}/64", i + 2)).unwrap();
+        r.route("default via 172.16.0.1").unwrap();
+        r.ip(&["-6", "route", "add", "default", "via", "fd16::1"])
+            .unwrap();
+        r.tx_off("eth0").unwrap();
+        nginx.push(
+            r.nginx(
+                &[
+                    "0.0.0.0:80".parse().unwrap(),
+                    "0.0.0.0:8000".parse().unwrap(),
+                    "[::]:80".parse().unwrap(),
+                ],
+                &name,
+            )
+            .unwrap(),
+        );
+        rs.push(r);
+    }
+    let refs: Vec<&str> = ports.iter().map(String::as_str).collect();
+    lab.bridge(&sw, "br0", &refs).unwrap();
+    NatLab {
+        lab,
+        client,
+        dir,
+        rs,
+        nginx,
+    }
+}
+
+/// Names of the real servers that answered `n` fresh requests.
+pub fn answers(client: &Ns, url: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            client
+                .curl(url)
+                .unwrap_or_else(|e| panic!("curl {url}: {e:#}"))
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
