@@ -27,7 +27,7 @@ pub use config::{
     Config, ConfigError, DestConfig, DestId, FwdMethod, FwmarkRule, Persistence, ServiceConfig,
     Settings, SvcKey, TunCsum, TunType,
 };
-pub use engine::{ConnInfo, DestStatus, Engine, EngineOptions, SvcStatus};
+pub use engine::{Adopted, ConnInfo, ConnMemory, DestStatus, Engine, EngineOptions, SvcStatus};
 pub use net::{NetView, PortId, Route, StaticNet};
 pub use packet::PacketBuf;
 pub use verdict::{DropReason, EngineCounters, Verdict};

@@ -7,7 +7,9 @@
 
 mod table;
 
-pub use table::{passed, tick_of, ConnTable, InsertError, TableCounters, Tick, MAX_TIMEOUT_MS};
+pub use table::{
+    passed, tick_of, ConnTable, Entries, InsertError, TableCounters, Tick, MAX_TIMEOUT_MS,
+};
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -52,8 +52,36 @@ pub struct TableCounters {
     pub full: u64,
 }
 
+/// Where the entries live: the heap, or memory the embedder provides (a shared-memory file
+/// that outlives a crashed rvsd, so that its successor re-attaches every conn).
+pub enum Entries<A: 'static> {
+    Heap(Box<[Conn<A>]>),
+    External(&'static mut [Conn<A>]),
+}
+
+impl<A> core::ops::Deref for Entries<A> {
+    type Target = [Conn<A>];
+    #[inline]
+    fn deref(&self) -> &[Conn<A>] {
+        match self {
+            Entries::Heap(b) => b,
+            Entries::External(s) => s,
+        }
+    }
+}
+
+impl<A> core::ops::DerefMut for Entries<A> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [Conn<A>] {
+        match self {
+            Entries::Heap(b) => b,
+            Entries::External(s) => s,
+        }
+    }
+}
+
 pub struct ConnTable<A: ConnAddr> {
-    entries: Box<[Conn<A>]>,
+    entries: Entries<A>,
     in_heads: Box<[u32]>,
     out_heads: Box<[u32]>,
     mask: u32,
@@ -72,15 +100,18 @@ impl<A: ConnAddr> ConnTable<A> {
     /// no smaller than the capacity, so chains average at most one entry when full.
     pub fn new(capacity: u32, seed: u64) -> Self {
         let capacity = capacity.max(1);
+        let entries = vec![Conn::<A>::EMPTY; capacity as usize].into_boxed_slice();
+        let mut t = Self::with_entries(Entries::Heap(entries), seed);
+        t.rebuild(|_, _| false);
+        t
+    }
+
+    /// A table over `entries` as they are, with no index yet: call [`ConnTable::rebuild`]
+    /// before use. Empty memory gives an empty table; memory a previous process left
+    /// gives back its conns.
+    pub fn with_entries(entries: Entries<A>, seed: u64) -> Self {
+        let capacity = (entries.len() as u32).max(1);
         let buckets = capacity.next_power_of_two();
-        let mut entries = vec![Conn::<A>::EMPTY; capacity as usize].into_boxed_slice();
-        for (i, e) in entries.iter_mut().enumerate() {
-            e.next_in = if i + 1 < capacity as usize {
-                i as u32 + 1
-            } else {
-                NIL
-            };
-        }
         // An embryonic ring of capacity/8 is enough: eviction only needs *some* SYN_RECV
         // entry, and stale indexes are skipped when popped.
         let embryonic_cap = (capacity as usize / 8).max(16);
@@ -100,6 +131,42 @@ impl<A: ConnAddr> ConnTable<A> {
             embryonic_cap,
             counters: TableCounters::default(),
         }
+    }
+
+    /// Rebuild both indexes, the free list and the embryonic ring from the entries alone:
+    /// `keep(idx, entry)` sees every entry marked in use (and may edit it) and says whether
+    /// it stays. Nothing but the entries is trusted, so memory left by a process killed in
+    /// the middle of an update still gives a consistent table. Returns the entries kept.
+    pub fn rebuild(&mut self, mut keep: impl FnMut(u32, &mut Conn<A>) -> bool) -> u32 {
+        self.in_heads.fill(NIL);
+        self.out_heads.fill(NIL);
+        self.embryonic.clear();
+        self.free_head = NIL;
+        self.len = 0;
+        self.hand = 0;
+        for i in (0..self.entries.len() as u32).rev() {
+            let e = &mut self.entries[i as usize];
+            if e.flags.contains(ConnFlags::IN_USE) && keep(i, e) {
+                self.link_entry(i);
+                self.len += 1;
+            } else {
+                *e = Conn::EMPTY;
+                e.next_in = self.free_head;
+                self.free_head = i;
+            }
+        }
+        for i in 0..self.entries.len() as u32 {
+            let e = &self.entries[i as usize];
+            if e.flags.contains(ConnFlags::IN_USE) && e.is_embryonic() {
+                self.note_embryonic(i);
+            }
+        }
+        self.len
+    }
+
+    /// Every slot, live or free, for adopting memory a previous process left.
+    pub(crate) fn slots_mut(&mut self) -> &mut [Conn<A>] {
+        &mut self.entries
     }
 
     #[inline]
