@@ -21,6 +21,10 @@ struct Args {
     /// afpacket (raw sockets, with nftables keeping the kernel off service traffic).
     #[arg(long = "io", value_name = "MODE", default_value = "afxdp")]
     io: rvs_io::IoMode,
+    /// Where the conn tables live (shared memory that a restarted rvsd re-attaches, so no
+    /// connection is lost); `none` keeps them in private memory. Used with --iface.
+    #[arg(long = "conn-shm", value_name = "DIR", default_value = "/dev/shm/rvs")]
+    conn_shm: PathBuf,
     /// Remove the XDP program a killed rvsd left pinned on the --iface interfaces, and exit.
     #[arg(long)]
     detach: bool,
@@ -75,8 +79,40 @@ fn main() -> anyhow::Result<()> {
             anyhow::anyhow!("{e}")
         })?)
     };
+    let clock = std::time::Instant::now();
     let mut daemon = match &net {
-        Some(n) => Daemon::with_net(args.state_dir.clone(), args.conn_capacity, n.clone())?,
+        Some(n) => {
+            let mem = if args.conn_shm.as_os_str() == "none" {
+                None
+            } else {
+                // The CLOCK_MONOTONIC instant at which this process's now_ms is 0.
+                let origin = rvs_io::shm::monotonic_ms() - clock.elapsed().as_millis() as i64 - 1;
+                let cap6 = (args.conn_capacity / 4).max(1024);
+                Some(
+                    rvs_io::shm::open(&args.conn_shm, args.conn_capacity, cap6, origin).map_err(
+                        |e| {
+                            let _ = std::fs::remove_file(&socket);
+                            anyhow::anyhow!("conn table in {}: {e}", args.conn_shm.display())
+                        },
+                    )?,
+                )
+            };
+            let (d, adopted) = Daemon::with_parts(
+                args.state_dir.clone(),
+                args.conn_capacity,
+                n.clone(),
+                mem,
+                clock,
+            )?;
+            if adopted.kept + adopted.orphaned > 0 {
+                tracing::info!(
+                    kept = adopted.kept,
+                    orphaned = adopted.orphaned,
+                    "adopted the connections of the previous rvsd"
+                );
+            }
+            d
+        }
         None => Daemon::new(args.state_dir.clone(), args.conn_capacity)?,
     };
     let engine = daemon.engine();

@@ -34,15 +34,26 @@ pub struct Daemon {
 impl Daemon {
     /// Start from the saved table in `state_dir`, if there is one.
     pub fn new(state_dir: Option<PathBuf>, conn_capacity: u32) -> anyhow::Result<Daemon> {
-        Self::with_net(state_dir, conn_capacity, Arc::new(StaticNet::default()))
+        let d = Self::with_parts(
+            state_dir,
+            conn_capacity,
+            Arc::new(StaticNet::default()),
+            None,
+            Instant::now(),
+        )?;
+        Ok(d.0)
     }
 
-    /// As [`Daemon::new`], with the data path's view of routes and neighbours.
-    pub fn with_net(
+    /// As [`Daemon::new`], with the data path's view of routes and neighbours, the conn
+    /// tables in `mem` (shared memory a predecessor may have left: its conns are adopted),
+    /// and the clock the data path shares.
+    pub fn with_parts(
         state_dir: Option<PathBuf>,
         conn_capacity: u32,
         net: Arc<dyn NetView>,
-    ) -> anyhow::Result<Daemon> {
+        mem: Option<rvs_engine::ConnMemory>,
+        clock: Instant,
+    ) -> anyhow::Result<(Daemon, rvs_engine::Adopted)> {
         let model = match &state_dir {
             Some(dir) => load(dir)?,
             None => Model::default(),
@@ -61,16 +72,23 @@ impl Daemon {
             conn_capacity_v6: (conn_capacity / 4).max(1024),
             seed,
         };
-        let engine = Engine::new(shared.clone(), net, opts);
-        Ok(Daemon {
+        let (engine, adopted) = match mem {
+            Some(mem) => Engine::with_conn_memory(shared.clone(), net, opts, mem),
+            None => (
+                Engine::new(shared.clone(), net, opts),
+                rvs_engine::Adopted::default(),
+            ),
+        };
+        let d = Daemon {
             model,
             generation: 1,
             shared,
             engine: Arc::new(Mutex::new(engine)),
             state_dir,
-            clock: Instant::now(),
+            clock,
             datapath: None,
-        })
+        };
+        Ok((d, adopted))
     }
 
     /// The snapshot cell the engine reads.

@@ -26,6 +26,8 @@ pub struct Director {
     pub ipvsadm: PathBuf,
     pub ifaces: Vec<String>,
     pub io: String,
+    pub state: PathBuf,
+    pub shm: PathBuf,
 }
 
 impl Director {
@@ -43,6 +45,9 @@ impl Director {
             ipvsadm,
             ifaces: ifaces.iter().map(|s| s.to_string()).collect(),
             io: io.to_string(),
+            state: lab.dir().join("state"),
+            // The conn tables' shared memory, one per lab: tests run side by side.
+            shm: PathBuf::from(format!("/dev/shm/rvs-test-{}", lab.prefix())),
         };
         d.spawn();
         d
@@ -56,6 +61,10 @@ impl Director {
         }
         argv.push("--socket".into());
         argv.push(self.socket.display().to_string());
+        argv.push("--state-dir".into());
+        argv.push(self.state.display().to_string());
+        argv.push("--conn-shm".into());
+        argv.push(self.shm.display().to_string());
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut p = self.ns.spawn(&argv).expect("spawn rvsd");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -123,6 +132,8 @@ impl Director {
         if let Some(mut p) = self.proc.take() {
             p.kill();
         }
+        // A killed rvsd leaves its socket file; the next one replaces it.
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
@@ -131,6 +142,7 @@ impl Drop for Director {
         if let Some(mut p) = self.proc.take() {
             let _ = p.stop();
         }
+        let _ = std::fs::remove_dir_all(&self.shm);
     }
 }
 

@@ -1,0 +1,73 @@
+//! Restarts lose nothing: a download through the director continues across `kill -9` of
+//! rvsd and a restart within 2 s (the conn table lives in shared memory; the XDP program,
+//! or the nftables table under AF_PACKET, stays in place and keeps the kernel from
+//! answering the orphaned traffic with RSTs meanwhile).
+
+mod e2e;
+use e2e::*;
+use std::time::{Duration, Instant};
+
+fn download_survives_kill_9(io: &str) {
+    let t = nat_lab(&format!("k{}", &io[2..3]), 2);
+    let mut d = Director::start(&t.lab, &t.dir, &["eth0", "eth1"], io);
+    d.ipvsadm("-A -t 10.0.0.1:80 -s rr");
+    d.ipvsadm("-a -t 10.0.0.1:80 -r 172.16.0.2:80 -m");
+    d.ipvsadm("-a -t 10.0.0.1:80 -r 172.16.0.3:80 -m");
+    let out = t.lab.dir().join("slow.bin");
+    // /slow is 1 MiB served at 400 KiB/s: about 2.5 s, long enough to kill rvsd mid-way.
+    let mut curl = t
+        .client
+        .spawn(&[
+            "curl",
+            "-sS",
+            "--fail",
+            "--max-time",
+            "30",
+            "-o",
+            out.to_str().unwrap(),
+            "-w",
+            "%{size_download}",
+            "http://10.0.0.1/slow",
+        ])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let conns_before = d.ipvsadm("-Lnc");
+    assert!(conns_before.contains("ESTABLISHED"), "{conns_before}");
+    d.kill();
+    let killed = Instant::now();
+    std::thread::sleep(Duration::from_millis(500));
+    d.spawn();
+    let restarted = killed.elapsed();
+    assert!(
+        restarted < Duration::from_secs(2),
+        "restart took {restarted:?}"
+    );
+    let st = curl.wait(Duration::from_secs(30)).unwrap();
+    assert!(
+        st.success(),
+        "the download broke across the restart: {st}\ncurl: {}\nrvsd: {}\n{}",
+        curl.log(),
+        d.log(),
+        d.io_stats()
+    );
+    let got = std::fs::metadata(&out).unwrap().len();
+    assert_eq!(got, 1024 * 1024, "{}", curl.log());
+    assert!(
+        d.log().contains("adopted the connections"),
+        "the new rvsd did not adopt: {}",
+        d.log()
+    );
+    // And new connections work after the restart.
+    let again = answers(&t.client, "http://10.0.0.1/", 2);
+    assert_ne!(again[0], again[1]);
+}
+
+#[test]
+fn restart_afxdp() {
+    download_survives_kill_9("afxdp");
+}
+
+#[test]
+fn restart_afpacket() {
+    download_survives_kill_9("afpacket");
+}
