@@ -41,6 +41,21 @@ pub fn open(ifindex: u32) -> std::io::Result<OwnedFd> {
             4,
         )
     };
+    // Bursts outrun one thread's reads: a deep receive queue absorbs them (FORCE: root may
+    // exceed net.core.rmem_max).
+    let buf: libc::c_int = 16 << 20;
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
+        // SAFETY: an int option on our socket.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&buf as *const libc::c_int).cast(),
+                4,
+            )
+        };
+    }
     // SAFETY: zeroed sockaddr_ll is a valid starting value.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;

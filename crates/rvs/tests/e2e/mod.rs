@@ -229,3 +229,66 @@ pub fn answers(client: &Ns, url: &str, n: usize) -> Vec<String> {
         })
         .collect()
 }
+
+pub fn udp_bin() -> String {
+    rvs_testnet::workspace_bin("rvs-udp")
+        .expect("rvs-udp (cargo build --workspace --bins)")
+        .display()
+        .to_string()
+}
+
+/// Sinks on each real server at `bind`, a flood of `count` datagrams from the client to
+/// `to`; returns the total the sinks counted.
+pub fn udp_burst(client: &Ns, rs: &[Ns], bind: &str, to: &str, count: u64) -> u64 {
+    let bin = udp_bin();
+    let mut sinks: Vec<Proc> = rs
+        .iter()
+        .map(|r| {
+            let mut p = r
+                .spawn(&[&bin, "sink", "--bind", bind, "--idle-ms", "1500"])
+                .unwrap();
+            p.wait_output("listening", Duration::from_secs(5)).unwrap();
+            p
+        })
+        .collect();
+    let n = count.to_string();
+    client
+        .exec(&[
+            &bin,
+            "flood",
+            "--to",
+            to,
+            "--count",
+            &n,
+            "--size",
+            "32",
+            "--sources",
+            "64",
+            "--rate",
+            "50000",
+        ])
+        .expect("flood");
+    let mut total = 0;
+    for s in sinks.iter_mut() {
+        s.wait(Duration::from_secs(10))
+            .expect("sink ends when idle");
+        let out = s.stdout();
+        let v: serde_json::Value = serde_json::from_str(out.trim().lines().last().unwrap_or(""))
+            .unwrap_or_else(|e| panic!("sink output {out:?}: {e}"));
+        total += v["received"].as_u64().unwrap();
+    }
+    total
+}
+
+/// Download `url` and compare its sha256 with the lab's big file.
+pub fn big_download_matches(lab: &Lab, client: &Ns, url: &str) {
+    let bytes = client
+        .curl_bytes(url, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("download {url}: {e:#}"));
+    assert_eq!(bytes.len(), 20 * 1024 * 1024, "{url}: length");
+    assert_eq!(
+        rvs_testnet::sha256_hex(&bytes),
+        lab.big_file_sha256().unwrap(),
+        "{url}: checksum"
+    );
+}
