@@ -292,3 +292,66 @@ pub fn big_download_matches(lab: &Lab, client: &Ns, url: &str) {
         "{url}: checksum"
     );
 }
+
+/// Seeds 002 and 004 (LVS/DR): client, director and real servers on one L2 segment (a
+/// bridge), 10.0.0.0/24 and fd00::/64. The real servers hold the VIPs on `lo` and, as the
+/// seeds do, do not answer ARP for them (arp_ignore=1, arp_announce=2).
+pub fn dr_lab(tag: &str, n_rs: usize, vips: &[&str]) -> NatLab {
+    let lab = Lab::new(tag).expect("lab (the e2e tests need root)");
+    let client = lab.ns("cl").unwrap();
+    let dir = lab.ns("dir").unwrap();
+    let sw = lab.ns("sw").unwrap();
+    lab.veth((&client, "eth0"), (&sw, "p0"), VethOpts::default())
+        .unwrap();
+    lab.veth((&dir, "eth0"), (&sw, "pd"), VethOpts::default())
+        .unwrap();
+    client.addr("eth0", "10.0.0.2/24").unwrap();
+    client.addr("eth0", "fd00::2/64").unwrap();
+    client.tx_off("eth0").unwrap();
+    dir.addr("eth0", "10.0.0.1/24").unwrap();
+    dir.addr("eth0", "fd00::1/64").unwrap();
+    dir.sysctl("net.ipv4.ip_forward", "0").unwrap();
+    let mut ports = vec!["p0".to_string(), "pd".to_string()];
+    let mut rs = Vec::new();
+    let mut nginx = Vec::new();
+    for i in 0..n_rs {
+        let name = format!("rs{}", i + 1);
+        let r = lab.ns(&name).unwrap();
+        let p = format!("p{}", i + 1);
+        lab.veth((&r, "eth0"), (&sw, &p), VethOpts::default())
+            .unwrap();
+        ports.push(p);
+        r.addr("eth0", &format!("10.0.0.{}/24", i + 11)).unwrap();
+        r.addr("eth0", &format!("fd00::{}/64", i + 11)).unwrap();
+        for (k, v) in [
+            ("net.ipv4.conf.all.arp_ignore", "1"),
+            ("net.ipv4.conf.all.arp_announce", "2"),
+            ("net.ipv4.conf.lo.arp_ignore", "1"),
+            ("net.ipv4.conf.lo.arp_announce", "2"),
+        ] {
+            r.sysctl(k, v).unwrap();
+        }
+        for vip in vips {
+            let plen = if vip.contains(':') { 128 } else { 32 };
+            r.addr("lo", &format!("{vip}/{plen}")).unwrap();
+        }
+        r.tx_off("eth0").unwrap();
+        nginx.push(
+            r.nginx(
+                &["0.0.0.0:80".parse().unwrap(), "[::]:80".parse().unwrap()],
+                &name,
+            )
+            .unwrap(),
+        );
+        rs.push(r);
+    }
+    let refs: Vec<&str> = ports.iter().map(String::as_str).collect();
+    lab.bridge(&sw, "br0", &refs).unwrap();
+    NatLab {
+        lab,
+        client,
+        dir,
+        rs,
+        nginx,
+    }
+}
