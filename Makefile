@@ -7,7 +7,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 LEGACYDIR ?= $(PREFIX)/libexec/initscripts/legacy-actions
 FUZZ_SECONDS ?= 600
 
-.PHONY: test deps build bench-engine bench-restore fuzz-wire fuzz-engine fuzz-replay fmt install
+.PHONY: test deps demo bench-e2e fuzz-decap build bench-engine bench-restore fuzz-wire fuzz-engine fuzz-replay fmt install
 
 build:
 	$(CARGO) build --workspace
@@ -25,6 +25,15 @@ test: deps
 deps:
 	scripts/deps.sh
 
+# A director and three real servers in network namespaces, configured with seed 001's
+# ipvsadm commands; prints the listing and each real server's share, then cleans up (root).
+demo:
+	scripts/demo.sh
+
+# rvs (AF_XDP, AF_PACKET) against nftables DNAT, HAProxy and the direct path, one run.
+bench-e2e:
+	scripts/bench-e2e.sh
+
 fuzz-replay:
 	$(CARGO) test -p rvs-engine --test fuzz_replay
 	$(CARGO) test -p rvs-wire --test no_panic
@@ -40,6 +49,9 @@ fuzz-wire:
 
 fuzz-engine:
 	cd fuzz && $(CARGO) +nightly fuzz run engine -- -max_total_time=$(FUZZ_SECONDS)
+
+fuzz-decap:
+	cd fuzz && $(CARGO) +nightly fuzz run decap -- -max_total_time=$(FUZZ_SECONDS)
 
 fmt:
 	$(CARGO) fmt --all
