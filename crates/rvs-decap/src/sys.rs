@@ -217,6 +217,32 @@ impl Tun {
         Ok(())
     }
 
+    /// One IP packet the kernel routed into the device (rvsd reads the director's own
+    /// traffic to its services this way). Non-blocking after [`Tun::set_nonblocking`].
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read;
+        (&self.file).read(buf)
+    }
+
+    /// Reads return `WouldBlock` instead of waiting (the caller polls the fd).
+    pub fn set_nonblocking(&self) -> io::Result<()> {
+        // SAFETY: F_GETFL/F_SETFL on our own open descriptor.
+        unsafe {
+            let fl = libc::fcntl(self.file.as_raw_fd(), libc::F_GETFL);
+            if fl < 0
+                || libc::fcntl(self.file.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
+    /// The device's fd, for poll(2).
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.file.as_raw_fd()
+    }
+
     /// Hands one IP packet to the kernel.
     pub fn write(&self, pkt: &[u8]) -> io::Result<()> {
         // One write(2) is one packet on a TUN fd; `&File` implements Write, so several

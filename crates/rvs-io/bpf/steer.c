@@ -26,6 +26,7 @@ enum { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT };
 enum {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_LPM_TRIE = 11,
 	BPF_MAP_TYPE_XSKMAP = 17,
 };
@@ -129,6 +130,27 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } owned SEC(".maps");
 
+/* Replies to connections the director itself opened to a virtual service (curl on the
+ * director, as in seed 001): (proto, saddr, sport, daddr, dport) as the reply arrives. Their
+ * destination is the kernel's own address, so only this exact match tells them from the
+ * director's own traffic. rvsd adds an entry when such a conn is scheduled. */
+struct lconn_key {
+	__u8 family;
+	__u8 proto;
+	__u16 sport;
+	__u16 dport;
+	__u8 pad[2];
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct lconn_key);
+	__type(value, __u8);
+} lconns SEC(".maps");
+
 /* Destination prefixes steered whole (firewall-mark rules). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -230,6 +252,11 @@ static __attribute__((always_inline)) int ip_decide(struct xdp_md *ctx, struct e
 	if (bpf_map_lookup_elem(&svcs, d))
 		return steer(ctx, ST_STEER);
 	d->port = port;
+	struct lconn_key lc = { .family = d->family, .proto = proto, .sport = s->port, .dport = port };
+	copy16(lc.saddr, s->addr);
+	copy16(lc.daddr, d->addr);
+	if (bpf_map_lookup_elem(&lconns, &lc))
+		return steer(ctx, ST_STEER);
 	if (!is_local(&ak)) {
 		if (bpf_map_lookup_elem(&dests, s))
 			return steer(ctx, ST_STEER);

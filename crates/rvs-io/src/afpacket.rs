@@ -145,6 +145,9 @@ pub fn run(socks: Vec<OwnedFd>, sh: Shared) {
             for (k, buf) in bufs.iter_mut().enumerate().take(n) {
                 let mut pkt = PacketBuf::new(buf, HEADROOM, lens[k]);
                 match eng.process(&mut pkt, PortId(i as u16), now) {
+                    Verdict::Tx(port) if Some(port) == sh.tun_port() => {
+                        sh.tun_write(pkt.data());
+                    }
                     Verdict::Tx(port) => {
                         if let Some(out) = socks.get(port.0 as usize) {
                             send(out, pkt.data(), &sh.counters);
@@ -163,6 +166,42 @@ pub fn run(socks: Vec<OwnedFd>, sh: Shared) {
                 }
             }
         }
+        if let Some(tun_port) = sh.tun_port() {
+            let buf = &mut bufs[0];
+            for _ in 0..BATCH {
+                let Some(len) = sh.tun_read(buf, HEADROOM) else {
+                    break;
+                };
+                work += 1;
+                if len == 0 {
+                    continue;
+                }
+                let mut pkt = PacketBuf::new(buf, HEADROOM, len);
+                let v = sh
+                    .engine
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .process(&mut pkt, tun_port, now);
+                match v {
+                    Verdict::Tx(port) if port == tun_port => {
+                        sh.tun_write(pkt.data());
+                    }
+                    Verdict::Tx(port) => {
+                        sh.note_local_conn(pkt.data());
+                        if let Some(out) = socks.get(port.0 as usize) {
+                            send(out, pkt.data(), &sh.counters);
+                        }
+                    }
+                    Verdict::TxPending { port, next_hop } => {
+                        sh.note_local_conn(pkt.data());
+                        if pending.push(port, next_hop, pkt.data(), now) {
+                            sh.net.resolve(port, next_hop);
+                        }
+                    }
+                    Verdict::Pass | Verdict::Drop(_) => {}
+                }
+            }
+        }
         for (port, f) in sh.inject.take() {
             if let Some(out) = socks.get(port.0 as usize) {
                 send(out, &f, &sh.counters);
@@ -177,10 +216,13 @@ pub fn run(socks: Vec<OwnedFd>, sh: Shared) {
             });
         }
         if work == 0 {
+            let tun = sh.tun.as_ref().map(|(t, _)| t.as_raw_fd());
             let mut fds: Vec<libc::pollfd> = socks
                 .iter()
-                .map(|s| libc::pollfd {
-                    fd: s.as_raw_fd(),
+                .map(|s| s.as_raw_fd())
+                .chain(tun)
+                .map(|fd| libc::pollfd {
+                    fd,
                     events: libc::POLLIN,
                     revents: 0,
                 })

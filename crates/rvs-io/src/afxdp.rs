@@ -238,6 +238,7 @@ impl Worker {
             for i in 0..self.ports.len() {
                 work += self.receive(i, sh, now);
             }
+            work += self.local(sh, now);
             for (port, f) in sh.inject.take() {
                 self.send_copy(port, &f, &sh.counters);
                 IoCounters::add(&sh.counters.injected, 1);
@@ -266,7 +267,8 @@ impl Worker {
                 }
             }
             if work == 0 {
-                self.idle(if self.pending.is_empty() { 10 } else { 1 });
+                let tun = sh.tun.as_ref().map(|(t, _)| t.as_raw_fd());
+                self.idle(if self.pending.is_empty() { 10 } else { 1 }, tun);
             }
         }
     }
@@ -330,6 +332,10 @@ impl Worker {
             let buf = unsafe { self.frame(base) };
             let mut pkt = PacketBuf::new(buf, head, d.len as usize);
             match eng.process(&mut pkt, PortId(i as u16), now) {
+                Verdict::Tx(port) if Some(port) == sh.tun_port() => {
+                    sh.tun_write(pkt.data());
+                    self.free.push(base);
+                }
                 Verdict::Tx(port) if (port.0 as usize) < self.txq.len() => {
                     self.txq[port.0 as usize].push(XdpDesc {
                         addr: base + pkt.head() as u64,
@@ -347,13 +353,58 @@ impl Worker {
                     self.free.push(base);
                 }
                 Verdict::Pass => {
-                    IoCounters::add(&sh.counters.pass_unhandled, 1);
+                    // Steered by XDP but not rvs's after all: the kernel gets it back,
+                    // through the TUN device.
+                    if !sh.tun_write(pkt.data()) {
+                        IoCounters::add(&sh.counters.pass_unhandled, 1);
+                    }
                     self.free.push(base);
                 }
                 Verdict::Tx(_) | Verdict::Drop(_) => self.free.push(base),
             }
         }
         n as u32
+    }
+
+    /// The director's own packets to its services, from the TUN device.
+    fn local(&mut self, sh: &Shared, now: u64) -> u32 {
+        let Some(tun_port) = sh.tun_port() else {
+            return 0;
+        };
+        let mut buf = [0u8; 256 + 9216];
+        let mut n = 0;
+        while n < BATCH {
+            let Some(len) = sh.tun_read(&mut buf, 256) else {
+                break;
+            };
+            n += 1;
+            if len == 0 {
+                continue;
+            }
+            let mut pkt = PacketBuf::new(&mut buf, 256, len);
+            let v = sh
+                .engine
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .process(&mut pkt, tun_port, now);
+            match v {
+                Verdict::Tx(port) if port == tun_port => {
+                    sh.tun_write(pkt.data());
+                }
+                Verdict::Tx(port) => {
+                    sh.note_local_conn(pkt.data());
+                    self.send_copy(port, pkt.data(), &sh.counters);
+                }
+                Verdict::TxPending { port, next_hop } => {
+                    sh.note_local_conn(pkt.data());
+                    if self.pending.push(port, next_hop, pkt.data(), now) {
+                        sh.net.resolve(port, next_hop);
+                    }
+                }
+                Verdict::Pass | Verdict::Drop(_) => {}
+            }
+        }
+        n
     }
 
     /// Send bytes that are not in a UMEM frame yet (queued or injected frames).
@@ -412,12 +463,14 @@ impl Worker {
         }
     }
 
-    fn idle(&mut self, ms: i32) {
+    fn idle(&mut self, ms: i32, tun: Option<i32>) {
         let mut fds: Vec<libc::pollfd> = self
             .ports
             .iter()
-            .map(|p| libc::pollfd {
-                fd: p.user.as_raw_fd(),
+            .map(|p| p.user.as_raw_fd())
+            .chain(tun)
+            .map(|fd| libc::pollfd {
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             })

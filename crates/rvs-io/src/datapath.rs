@@ -46,6 +46,8 @@ pub struct DataPath {
     xsk_stats: Arc<Mutex<Vec<(String, xdpilone::xdp::XdpStatisticsV2)>>>,
     state: Mutex<SyncState>,
     modes: Vec<String>,
+    /// Whether the director's own traffic is routed through the TUN device.
+    local: bool,
 }
 
 #[derive(Default)]
@@ -100,6 +102,32 @@ impl DataPath {
         let xsk_stats = Arc::new(Mutex::new(Vec::new()));
         let snap = net.snapshot();
         let set = SteerSet::compute(cfg, &snap.locals, []);
+        // The director's own traffic to its services: a TUN device as one more port. Not
+        // fatal without it; forwarding for others does not need it.
+        let tun = match rvs_decap::sys::Tun::create(crate::local::TUN_NAME).and_then(|t| {
+            t.set_up()?;
+            Ok(t)
+        }) {
+            Ok(t) => {
+                match t.set_nonblocking() {
+                    Ok(()) => {
+                        let port = PortId(ifaces.len() as u16);
+                        net.set_local_port(port);
+                        Some((Arc::new(t), port))
+                    }
+                    Err(e) => {
+                        tracing::warn!("TUN device: {e}; the director's own traffic to the services is not served");
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "TUN device: {e}; the director's own traffic to the services is not served"
+                );
+                None
+            }
+        };
         let mut dp = DataPath {
             mode,
             ifaces: ifaces.to_vec(),
@@ -112,6 +140,7 @@ impl DataPath {
             xsk_stats: xsk_stats.clone(),
             state: Mutex::new(SyncState::default()),
             modes: Vec::new(),
+            local: tun.is_some(),
         };
         match mode {
             IoMode::AfXdp => {
@@ -124,6 +153,16 @@ impl DataPath {
                     progs.push(p);
                 }
                 let queues = ifaces.iter().map(|i| rx_queues(i)).min().unwrap_or(1);
+                let mut fds = Vec::new();
+                for p in &progs {
+                    fds.push(
+                        p.lconns_fd()
+                            .map_err(|e| IoError::Setup(format!("lconns map: {e}")))?,
+                    );
+                }
+                let lconns = Arc::new(crate::local::LconnSink::new(crate::local::SinkKind::Xdp(
+                    fds,
+                )));
                 let mut workers = Vec::new();
                 for q in 0..queues {
                     let shared = crate::worker::Shared {
@@ -134,6 +173,9 @@ impl DataPath {
                         inject: inject.clone(),
                         stop: stop.clone(),
                         xsk_stats: xsk_stats.clone(),
+                        // One TUN reader: the first queue's worker.
+                        tun: if q == 0 { tun.clone() } else { None },
+                        lconns: Some(lconns.clone()),
                     };
                     let (h, bound) =
                         crate::afxdp::spawn(q, net.ports().to_vec(), ifaces.to_vec(), shared)
@@ -168,9 +210,16 @@ impl DataPath {
                         .map_err(|e| IoError::Setup(format!("AF_PACKET socket on {name}: {e}")))?;
                     socks.push(fd);
                 }
+                let mut tables = Vec::new();
                 for name in ifaces {
                     steer::nft_apply(&steer::nft_ruleset(name, &set)).map_err(IoError::Steer)?;
+                    let (t, script) = crate::local::nft_lconn_table(name);
+                    steer::nft_apply(&script).map_err(IoError::Steer)?;
+                    tables.push(t);
                 }
+                let lconns = Arc::new(crate::local::LconnSink::new(crate::local::SinkKind::Nft(
+                    tables,
+                )));
                 let shared = crate::worker::Shared {
                     engine,
                     net: net.clone(),
@@ -179,6 +228,8 @@ impl DataPath {
                     inject: inject.clone(),
                     stop: stop.clone(),
                     xsk_stats: xsk_stats.clone(),
+                    tun: tun.clone(),
+                    lconns: Some(lconns),
                 };
                 let h = std::thread::Builder::new()
                     .name("rvs-afpacket".into())
@@ -187,6 +238,21 @@ impl DataPath {
                 dp.workers.lock().unwrap_or_else(|p| p.into_inner()).push(h);
                 dp.modes
                     .push("AF_PACKET with nftables ingress drops".into());
+            }
+        }
+        if dp.local {
+            let routed = crate::local::install_routing()
+                .and_then(|()| steer::nft_apply(&crate::local::nft_output(&set)));
+            if let Err(e) = routed {
+                tracing::warn!(
+                    "routing the director's own traffic into {}: {e}",
+                    crate::local::TUN_NAME
+                );
+            } else {
+                dp.modes.push(format!(
+                    "the director's own traffic via {}",
+                    crate::local::TUN_NAME
+                ));
             }
         }
         {
@@ -235,6 +301,9 @@ impl DataPath {
                 }
             }
         }
+        if self.local && want.svcs != st.current.svcs {
+            steer::nft_apply(&crate::local::nft_output(&want)).map_err(IoError::Steer)?;
+        }
         self.announce(&st.current, &want);
         st.current = want;
         Ok(())
@@ -276,8 +345,14 @@ impl DataPath {
             IoMode::AfPacket => {
                 for name in &self.ifaces {
                     steer::nft_remove(name);
+                    let (t, _) = crate::local::nft_lconn_table(name);
+                    let _ =
+                        steer::nft_apply(&format!("table netdev {t}\ndelete table netdev {t}\n"));
                 }
             }
+        }
+        if self.local {
+            crate::local::remove_routing();
         }
     }
 

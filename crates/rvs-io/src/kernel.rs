@@ -68,7 +68,13 @@ pub struct KernelNet {
     snap: ArcSwap<Snapshot>,
     generation: AtomicU64,
     resolve_tx: std::sync::Mutex<Option<mpsc::Sender<(u32, IpAddr)>>>,
+    /// The port of rvs's TUN device: the way to the kernel's own addresses (replies to
+    /// connections the director opened itself, and real servers that are the director).
+    local_port: std::sync::OnceLock<PortId>,
 }
+
+/// The MAC the engine writes on frames for the TUN port; the TUN device never sees it.
+pub const LOCAL_MAC: MacAddr = MacAddr([0x02, 0x72, 0x76, 0x73, 0x00, 0x01]);
 
 fn prefix_match(net: IpAddr, addr: IpAddr, plen: u8) -> bool {
     match (net, addr) {
@@ -103,6 +109,7 @@ impl KernelNet {
             snap: ArcSwap::from_pointee(Snapshot::default()),
             generation: AtomicU64::new(1),
             resolve_tx: std::sync::Mutex::new(Some(resolve_tx)),
+            local_port: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&net);
         std::thread::Builder::new()
@@ -135,6 +142,15 @@ impl KernelNet {
         let _ = net.ports.set(ports);
         net.snap.store(Arc::new(first));
         Ok(net)
+    }
+
+    /// Route the kernel's own addresses to `port` (rvs's TUN device) from now on.
+    pub fn set_local_port(&self, port: PortId) {
+        let _ = self.local_port.set(port);
+    }
+
+    pub fn local_port(&self) -> Option<PortId> {
+        self.local_port.get().copied()
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -179,6 +195,17 @@ impl NetView for KernelNet {
 
     fn route(&self, dst: IpAddr) -> Option<Route> {
         let s = self.snap.load();
+        if let Some(&port) = self.local_port.get() {
+            if s.locals.contains(&dst) {
+                return Some(Route {
+                    port,
+                    next_hop: dst,
+                    src: dst,
+                    mtu: u16::MAX,
+                    port_mac: LOCAL_MAC,
+                });
+            }
+        }
         let best = s
             .fib
             .iter()
@@ -221,11 +248,17 @@ impl NetView for KernelNet {
     }
 
     fn neighbour(&self, port: PortId, addr: IpAddr) -> Option<MacAddr> {
+        if self.local_port.get() == Some(&port) {
+            return Some(LOCAL_MAC);
+        }
         let ifindex = *self.ports().get(port.0 as usize)?;
         self.snap.load().neigh.get(&(ifindex, addr)).copied()
     }
 
     fn port_mac(&self, port: PortId) -> Option<MacAddr> {
+        if self.local_port.get() == Some(&port) {
+            return Some(LOCAL_MAC);
+        }
         let ifindex = *self.ports().get(port.0 as usize)?;
         self.snap.load().links.get(&ifindex)?.mac
     }

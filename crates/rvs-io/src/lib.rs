@@ -11,6 +11,7 @@ pub mod afpacket;
 pub mod afxdp;
 pub mod datapath;
 pub mod kernel;
+pub mod local;
 pub mod shm;
 pub mod steer;
 pub mod worker;

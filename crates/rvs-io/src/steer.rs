@@ -205,6 +205,7 @@ pub struct XdpSteer {
     nets: LpmTrie<MapData, AddrKey, u8>,
     xsks: XskMap<MapData>,
     stats: PerCpuArray<MapData, u64>,
+    lconns: MapData,
     current: SteerSet,
     link: Option<PinnedLink>,
     pin: PathBuf,
@@ -292,6 +293,10 @@ impl XdpSteer {
         let nets = LpmTrie::try_from(take("nets")?).map_err(map_err)?;
         let xsks = XskMap::try_from(take("xsks")?).map_err(map_err)?;
         let stats = PerCpuArray::try_from(take("stats")?).map_err(map_err)?;
+        let lconns = match take("lconns")? {
+            aya::maps::Map::LruHashMap(m) => m,
+            _ => return Err(SteerError::Load("map lconns is not an LRU hash".into())),
+        };
         Ok(XdpSteer {
             ifname: ifname.to_string(),
             bpf,
@@ -302,6 +307,7 @@ impl XdpSteer {
             nets,
             xsks,
             stats,
+            lconns,
             current: SteerSet::default(),
             link: None,
             pin: pin_dir(ifname).join("link"),
@@ -356,6 +362,13 @@ impl XdpSteer {
                 .remove(&LpmKey::new(32 + u32::from(*p), AddrKey::new(*n)));
         }
         Ok(())
+    }
+
+    /// A descriptor of the `lconns` map, for a worker to add the replies of the director's
+    /// own connections (see [`crate::local`]).
+    pub fn lconns_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.lconns.fd().as_fd().try_clone_to_owned()
     }
 
     /// Steer `queue`'s frames to the AF_XDP socket `fd`.

@@ -21,6 +21,80 @@ pub struct Shared {
     pub stop: Arc<AtomicBool>,
     /// AF_XDP socket statistics, refreshed by the workers (empty under AF_PACKET).
     pub xsk_stats: Arc<Mutex<Vec<(String, xdpilone::xdp::XdpStatisticsV2)>>>,
+    /// rvs's TUN device and its port: the director's own traffic to the services comes in
+    /// here, replies to it go out here (see [`crate::local`]).
+    pub tun: Option<(Arc<rvs_decap::sys::Tun>, PortId)>,
+    pub lconns: Option<Arc<crate::local::LconnSink>>,
+}
+
+/// Ethernet header the engine expects in front of a packet read from the TUN device.
+pub const ETH: usize = 14;
+
+impl Shared {
+    pub fn tun_port(&self) -> Option<PortId> {
+        self.tun.as_ref().map(|(_, p)| *p)
+    }
+
+    /// Read one packet from the TUN device into `buf` after `headroom` + a made-up
+    /// Ethernet header; returns the frame length.
+    pub fn tun_read(&self, buf: &mut [u8], headroom: usize) -> Option<usize> {
+        let (tun, _) = self.tun.as_ref()?;
+        let n = tun.read(&mut buf[headroom + ETH..]).ok()?;
+        if n == 0 {
+            return None;
+        }
+        let ty: u16 = match buf[headroom + ETH] >> 4 {
+            4 => 0x0800,
+            6 => 0x86dd,
+            _ => return Some(0),
+        };
+        let h = &mut buf[headroom..headroom + ETH];
+        h[..6].copy_from_slice(&crate::kernel::LOCAL_MAC.0);
+        h[6..12].copy_from_slice(&crate::kernel::LOCAL_MAC.0);
+        h[12..14].copy_from_slice(&ty.to_be_bytes());
+        Some(ETH + n)
+    }
+
+    /// Hand a frame's IP packet to the kernel through the TUN device (a reply to one of
+    /// its own connections, or a frame the engine passed that AF_XDP took from the kernel).
+    pub fn tun_write(&self, frame: &[u8]) -> bool {
+        let Some((tun, _)) = self.tun.as_ref() else {
+            return false;
+        };
+        let Ok(fi) = rvs_wire::frame::parse_frame(frame) else {
+            return false;
+        };
+        if !matches!(fi.l3, rvs_wire::frame::L3::Ipv4 | rvs_wire::frame::L3::Ipv6) {
+            return false;
+        }
+        let end = (fi.l3_offset + fi.ip_len).min(frame.len());
+        tun.write(&frame[fi.l3_offset..end]).is_ok()
+    }
+
+    /// A frame the engine forwarded for a connection the director opened: tell the
+    /// steering which reply to hand to rvs (first packet of the conn; cheap to repeat).
+    pub fn note_local_conn(&self, out: &[u8]) {
+        let Some(sink) = self.lconns.as_ref() else {
+            return;
+        };
+        let Ok(fi) = rvs_wire::frame::parse_frame(out) else {
+            return;
+        };
+        let first = match fi.protocol {
+            6 => fi.tcp_flags & 0x12 == 0x02,
+            17 | 132 => true,
+            _ => false,
+        };
+        if first {
+            sink.add(&crate::local::Lconn {
+                proto: fi.protocol,
+                saddr: fi.dst,
+                sport: fi.dport,
+                daddr: fi.src,
+                dport: fi.sport,
+            });
+        }
+    }
 }
 
 macro_rules! counters {

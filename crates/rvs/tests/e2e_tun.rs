@@ -17,32 +17,43 @@ fn decap_bin() -> String {
 fn tun(io: &str) {
     let t = dr_lab(&format!("t{}", &io[2..3]), 2, &["10.0.0.100", "fd00::100"]);
     let bin = decap_bin();
-    let _agents: Vec<Proc> = t
-        .rs
-        .iter()
-        .map(|r| {
-            let mut p = r
-                .spawn(&[
-                    &bin, "--ipip", "--gre", "--gue-port", "6080", "--ipv6", "--vip", "10.0.0.100",
-                    "--vip", "fd00::100",
-                ])
-                .unwrap();
-            // The agent is ready once its TUN device is up.
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            loop {
-                let o = r.run(&["ip", "link", "show", "rvsdecap0"]).unwrap();
-                if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("UP") {
-                    break;
+    let _agents: Vec<Proc> =
+        t.rs.iter()
+            .map(|r| {
+                let mut p = r
+                    .spawn(&[
+                        &bin,
+                        "--ipip",
+                        "--gre",
+                        "--gue-port",
+                        "6080",
+                        "--ipv6",
+                        "--vip",
+                        "10.0.0.100",
+                        "--vip",
+                        "fd00::100",
+                    ])
+                    .unwrap();
+                // The agent is ready once its TUN device is up.
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                loop {
+                    let o = r.run(&["ip", "link", "show", "rvsdecap0"]).unwrap();
+                    if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("UP") {
+                        break;
+                    }
+                    if let Ok(Some(st)) = p.try_wait() {
+                        panic!("rvs-decap exited {st}: {}", p.log());
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "rvs-decap not up: {}",
+                        p.log()
+                    );
+                    std::thread::sleep(Duration::from_millis(50));
                 }
-                if let Ok(Some(st)) = p.try_wait() {
-                    panic!("rvs-decap exited {st}: {}", p.log());
-                }
-                assert!(std::time::Instant::now() < deadline, "rvs-decap not up: {}", p.log());
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            p
-        })
-        .collect();
+                p
+            })
+            .collect();
     let d = Director::start(&t.lab, &t.dir, &["eth0"], io);
     // Tunnels cannot map ports: each type in turn serves VIP:80 (the real servers' port).
     for (kind, opts) in [
@@ -65,7 +76,11 @@ fn tun(io: &str) {
     d.ipvsadm("-a -u 10.0.0.100:5353 -r 10.0.0.11 -i");
     d.ipvsadm("-a -u 10.0.0.100:5353 -r 10.0.0.12 -i");
     let got = udp_burst(&t.client, &t.rs, "0.0.0.0:5353", "10.0.0.100:5353", 10_000);
-    assert!(got >= 9_900, "UDP: {got} of 10000 delivered\n{}", d.io_stats());
+    assert!(
+        got >= 9_900,
+        "UDP: {got} of 10000 delivered\n{}",
+        d.io_stats()
+    );
 
     d.ipvsadm("-A -t [fd00::100]:80 -s rr");
     d.ipvsadm("-a -t [fd00::100]:80 -r fd00::11 -i");
