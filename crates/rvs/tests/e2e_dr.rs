@@ -43,6 +43,38 @@ fn dr(io: &str) {
     let got = answers(&t.client, "http://[fd00::100]/", 2);
     assert_ne!(got[0], got[1], "IPv6 DR rr: {got:?}\n{}", d.io_stats());
 
+    // A VIP only rvs knows: announced by gratuitous ARP when it appears (the client learns
+    // it without asking), and answered for ARP and ping.
+    t.client
+        .sysctl("net.ipv4.conf.eth0.arp_accept", "1")
+        .unwrap();
+    d.ipvsadm("-A -t 10.0.0.200:80 -s rr");
+    d.ipvsadm("-a -t 10.0.0.200:80 -r 10.0.0.11 -g");
+    let mac = t.dir.mac("eth0").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let n = t
+            .client
+            .exec(&["ip", "neigh", "show", "10.0.0.200"])
+            .unwrap();
+        if String::from_utf8_lossy(&n.stdout).contains(&mac) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no gratuitous ARP for 10.0.0.200 ({mac}): {:?}\n{}",
+            n,
+            d.io_stats()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    t.client
+        .exec(&["ping", "-c", "2", "-W", "2", "10.0.0.200"])
+        .unwrap_or_else(|e| panic!("ping to an rvs-owned VIP: {e:#}\n{}", d.io_stats()));
+    t.client
+        .exec(&["ping", "-6", "-c", "2", "-W", "2", "fd00::100"])
+        .unwrap_or_else(|e| panic!("ping to an rvs-owned IPv6 VIP: {e:#}\n{}", d.io_stats()));
+
     // UDP.
     d.ipvsadm("-A -u 10.0.0.100:5353 -s rr");
     d.ipvsadm("-a -u 10.0.0.100:5353 -r 10.0.0.11 -g");

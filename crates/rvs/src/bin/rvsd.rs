@@ -68,6 +68,10 @@ fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // SAFETY: geteuid has no preconditions.
+    if !args.ifaces.is_empty() && unsafe { libc::geteuid() } != 0 {
+        anyhow::bail!("{}", rvs_io::IoError::NotRoot);
+    }
     // Refuse a second rvsd before touching any interface.
     let listener = server::bind(&args.socket)?;
     let socket = args.socket.clone();

@@ -67,14 +67,16 @@ impl Director {
         argv.push(self.shm.display().to_string());
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut p = self.ns.spawn(&argv).expect("spawn rvsd");
+        // Ready means serving: the socket appears earlier (a second rvsd is refused before
+        // any interface is touched), the data path comes up after it.
+        if let Err(e) = p.wait_output("rvsd ready", Duration::from_secs(10)) {
+            panic!("rvsd not ready: {e:#}\n{}", p.log());
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.socket.exists() {
-            if let Ok(Some(st)) = p.try_wait() {
-                panic!("rvsd exited ({st}) before serving:\n{}", p.log());
-            }
             assert!(
                 Instant::now() < deadline,
-                "rvsd not ready in 10 s:\n{}",
+                "rvsd socket missing:\n{}",
                 p.log()
             );
             std::thread::sleep(Duration::from_millis(20));
