@@ -88,6 +88,7 @@ impl DataPath {
         net: Arc<KernelNet>,
         clock: Instant,
         cfg: &Config,
+        bpffs: &std::path::Path,
     ) -> Result<DataPath, IoError> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
@@ -145,10 +146,10 @@ impl DataPath {
         match mode {
             IoMode::AfXdp => {
                 check_af_xdp()?;
-                steer::ensure_bpffs().map_err(IoError::Steer)?;
+                steer::ensure_bpffs(bpffs).map_err(IoError::Steer)?;
                 let mut progs = Vec::new();
                 for name in ifaces {
-                    let mut p = XdpSteer::load(name).map_err(IoError::Steer)?;
+                    let mut p = XdpSteer::load(name, bpffs).map_err(IoError::Steer)?;
                     p.sync(&set).map_err(IoError::Steer)?;
                     progs.push(p);
                 }

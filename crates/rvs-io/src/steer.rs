@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 static STEER_O: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/steer.o"));
 /// The program's name, by which a restarted rvsd recognises its own pinned program.
 pub const PROG_NAME: &str = "rvs_steer";
+/// Where rvs pins its links unless told otherwise (`rvsd --bpffs`).
 pub const BPFFS: &str = "/sys/fs/bpf";
 
 const PROTOS: [u8; 3] = [6, 17, 132];
@@ -232,22 +233,34 @@ pub struct XdpCounters {
     pub ndp: u64,
 }
 
-pub fn pin_dir(ifname: &str) -> PathBuf {
-    Path::new(BPFFS).join("rvs").join(ifname)
+/// `ROOT/rvs/net<inode>/IFNAME`: interface names repeat across network namespaces that
+/// share one bpffs, so the pin is qualified by this process's network namespace.
+pub fn pin_dir(root: &Path, ifname: &str) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata("/proc/self/ns/net")
+        .map(|m| m.ino())
+        .unwrap_or(0);
+    root.join("rvs").join(format!("net{ns}")).join(ifname)
 }
 
-/// Mount bpffs at /sys/fs/bpf if nothing is mounted there (containers often lack it).
-pub fn ensure_bpffs() -> Result<(), SteerError> {
+/// Mount bpffs at `root` if nothing is mounted there (containers often lack it). A bpffs
+/// mounted by rvsd itself lives only as long as its mount namespace: where that is private
+/// to the process (`ip netns exec`), pins do not outlive it, so mount one beforehand.
+pub fn ensure_bpffs(root: &Path) -> Result<(), SteerError> {
+    let at = root.to_string_lossy().into_owned();
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     if mounts
         .lines()
-        .any(|l| l.split_whitespace().nth(1) == Some(BPFFS) && l.contains(" bpf "))
+        .any(|l| l.split_whitespace().nth(1) == Some(at.as_str()) && l.contains(" bpf "))
     {
         return Ok(());
     }
-    std::fs::create_dir_all(BPFFS).map_err(|e| SteerError::Bpffs(format!("{BPFFS}: {e}")))?;
+    tracing::warn!(
+        "no bpffs at {at}: mounting one; pinned XDP links last only as long as this mount"
+    );
+    std::fs::create_dir_all(root).map_err(|e| SteerError::Bpffs(format!("{at}: {e}")))?;
     let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
-    let (src, target, fstype) = (c("bpf"), c(BPFFS), c("bpf"));
+    let (src, target, fstype) = (c("bpf"), c(&at), c("bpf"));
     // SAFETY: valid NUL-terminated strings; no data argument.
     let r = unsafe {
         libc::mount(
@@ -260,7 +273,7 @@ pub fn ensure_bpffs() -> Result<(), SteerError> {
     };
     if r != 0 {
         return Err(SteerError::Bpffs(format!(
-            "mount -t bpf bpf {BPFFS}: {}",
+            "mount -t bpf bpf {at}: {}",
             std::io::Error::last_os_error()
         )));
     }
@@ -273,7 +286,7 @@ fn map_err<E: std::fmt::Display>(e: E) -> SteerError {
 
 impl XdpSteer {
     /// Load the program with empty maps; nothing is attached yet.
-    pub fn load(ifname: &str) -> Result<XdpSteer, SteerError> {
+    pub fn load(ifname: &str, bpffs: &Path) -> Result<XdpSteer, SteerError> {
         let mut bpf = Ebpf::load(STEER_O).map_err(|e| SteerError::Load(e.to_string()))?;
         let prog: &mut Xdp = bpf
             .program_mut(PROG_NAME)
@@ -310,7 +323,7 @@ impl XdpSteer {
             lconns,
             current: SteerSet::default(),
             link: None,
-            pin: pin_dir(ifname).join("link"),
+            pin: pin_dir(bpffs, ifname).join("link"),
         })
     }
 
@@ -464,7 +477,9 @@ impl XdpSteer {
                 Err(e) => tracing::warn!(ifname = %self.ifname, "unpin: {e}"),
             }
         }
-        let _ = std::fs::remove_dir(pin_dir(&self.ifname));
+        if let Some(dir) = self.pin.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 
     pub fn counters(&self) -> XdpCounters {
@@ -480,13 +495,13 @@ impl XdpSteer {
 }
 
 /// Remove a pinned link left by a killed rvsd, detaching its program (`rvsd --detach`).
-pub fn detach_pinned(ifname: &str) -> Result<bool, SteerError> {
-    let pin = pin_dir(ifname).join("link");
+pub fn detach_pinned(ifname: &str, bpffs: &Path) -> Result<bool, SteerError> {
+    let pin = pin_dir(bpffs, ifname).join("link");
     if !pin.exists() {
         return Ok(false);
     }
     std::fs::remove_file(&pin).map_err(|e| SteerError::Bpffs(format!("{}: {e}", pin.display())))?;
-    let _ = std::fs::remove_dir(pin_dir(ifname));
+    let _ = std::fs::remove_dir(pin_dir(bpffs, ifname));
     Ok(true)
 }
 

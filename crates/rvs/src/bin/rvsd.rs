@@ -25,6 +25,9 @@ struct Args {
     /// connection is lost); `none` keeps them in private memory. Used with --iface.
     #[arg(long = "conn-shm", value_name = "DIR", default_value = "/dev/shm/rvs")]
     conn_shm: PathBuf,
+    /// The bpffs where the XDP links are pinned, so that they outlive a crashed rvsd.
+    #[arg(long, value_name = "DIR", default_value = rvs_io::steer::BPFFS)]
+    bpffs: PathBuf,
     /// Remove the XDP program a killed rvsd left pinned on the --iface interfaces, and exit.
     #[arg(long)]
     detach: bool,
@@ -59,7 +62,7 @@ fn main() -> anyhow::Result<()> {
     }
     if args.detach {
         for i in &args.ifaces {
-            match rvs_io::steer::detach_pinned(i) {
+            match rvs_io::steer::detach_pinned(i, &args.bpffs) {
                 Ok(true) => println!("{i}: detached rvs's pinned XDP program"),
                 Ok(false) => println!("{i}: no pinned rvs XDP program"),
                 Err(e) => anyhow::bail!("{i}: {e}"),
@@ -130,6 +133,7 @@ fn main() -> anyhow::Result<()> {
                 n.clone(),
                 clock,
                 &daemon.config(),
+                &args.bpffs,
             )
             .map_err(|e| {
                 let _ = std::fs::remove_file(&socket);

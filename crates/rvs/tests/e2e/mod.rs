@@ -28,6 +28,9 @@ pub struct Director {
     pub io: String,
     pub state: PathBuf,
     pub shm: PathBuf,
+    /// A bpffs mounted by the test in the root mount namespace: `ip netns exec` gives each
+    /// rvsd a private one whose pins would vanish with it (a host's /sys/fs/bpf does not).
+    pub bpffs: PathBuf,
 }
 
 impl Director {
@@ -48,7 +51,15 @@ impl Director {
             state: lab.dir().join("state"),
             // The conn tables' shared memory, one per lab: tests run side by side.
             shm: PathBuf::from(format!("/dev/shm/rvs-test-{}", lab.prefix())),
+            bpffs: lab.dir().join("bpf"),
         };
+        std::fs::create_dir_all(&d.bpffs).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf"])
+            .arg(&d.bpffs)
+            .status()
+            .expect("mount bpffs");
+        assert!(st.success(), "mount -t bpf");
         d.spawn();
         d
     }
@@ -65,6 +76,8 @@ impl Director {
         argv.push(self.state.display().to_string());
         argv.push("--conn-shm".into());
         argv.push(self.shm.display().to_string());
+        argv.push("--bpffs".into());
+        argv.push(self.bpffs.display().to_string());
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut p = self.ns.spawn(&argv).expect("spawn rvsd");
         // Ready means serving: the socket appears earlier (a second rvsd is refused before
@@ -145,6 +158,10 @@ impl Drop for Director {
             let _ = p.stop();
         }
         let _ = std::fs::remove_dir_all(&self.shm);
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.bpffs)
+            .status();
     }
 }
 
