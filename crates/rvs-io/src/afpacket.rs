@@ -209,7 +209,7 @@ pub fn run(socks: Vec<OwnedFd>, sh: Shared) {
             }
         }
         if !pending.is_empty() {
-            pending.ready(&sh.net, now, &sh.counters, |p, f| {
+            pending.ready(&*sh.net, now, &sh.counters, |p, f| {
                 if let Some(out) = socks.get(p.0 as usize) {
                     send(out, f, &sh.counters);
                 }

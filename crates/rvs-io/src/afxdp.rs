@@ -246,8 +246,9 @@ impl Worker {
             }
             if !self.pending.is_empty() {
                 let mut out = Vec::new();
-                self.pending
-                    .ready(&sh.net, now, &sh.counters, |p, f| out.push((p, f.to_vec())));
+                self.pending.ready(&*sh.net, now, &sh.counters, |p, f| {
+                    out.push((p, f.to_vec()))
+                });
                 for (p, f) in out {
                     self.send_copy(p, &f, &sh.counters);
                 }

@@ -172,7 +172,7 @@ impl Pending {
     /// Frames whose neighbour resolved, with the MAC written in; expired ones are counted.
     pub fn ready(
         &mut self,
-        net: &KernelNet,
+        net: &dyn NetView,
         now_ms: u64,
         counters: &IoCounters,
         mut send: impl FnMut(PortId, &[u8]),
@@ -221,5 +221,46 @@ impl Inject {
             .lock()
             .map(|mut q| std::mem::take(&mut *q))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rvs_engine::StaticNet;
+    use rvs_wire::ethernet::MacAddr;
+
+    #[test]
+    fn queued_frames_leave_once_resolved_and_expire_otherwise() {
+        let counters = IoCounters::default();
+        let mut p = Pending::default();
+        let (port, hop): (PortId, IpAddr) = (PortId(1), "172.16.0.2".parse().unwrap());
+        let other: IpAddr = "172.16.0.3".parse().unwrap();
+        for i in 0..PER_HOP {
+            assert!(p.push(port, hop, &[i as u8; 60], 0));
+        }
+        assert!(!p.push(port, hop, &[0; 60], 0), "bounded per next hop");
+        assert!(p.push(port, other, &[9; 60], 0));
+        let mut net = StaticNet::default();
+        let mut sent = Vec::new();
+        p.ready(&net, 10, &counters, |_, f| sent.push(f.to_vec()));
+        assert!(sent.is_empty(), "nothing resolved yet");
+        net.add_neighbour(port, hop, MacAddr([2, 0, 0, 0, 0, 2]));
+        p.ready(&net, 20, &counters, |pt, f| {
+            assert_eq!(pt, port);
+            sent.push(f.to_vec())
+        });
+        assert_eq!(sent.len(), PER_HOP);
+        assert!(sent
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f[..6] == [2, 0, 0, 0, 0, 2] && f[6] == i as u8));
+        // The other hop never resolves: dropped and counted after the wait.
+        p.ready(&net, WAIT_MS + 1, &counters, |_, _| {
+            panic!("unresolved frame sent")
+        });
+        assert!(p.is_empty());
+        assert_eq!(counters.neigh_timeout.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.neigh_sent.load(Ordering::Relaxed), PER_HOP as u64);
     }
 }
