@@ -97,7 +97,39 @@ fn send(fd: &OwnedFd, f: &[u8], counters: &IoCounters) {
     }
 }
 
+/// PACKET_STATISTICS (struct tpacket_stats): frames the socket dropped because its receive
+/// queue was full, since the last read (the kernel resets them on each read).
+fn socket_drops(fd: &OwnedFd) -> u64 {
+    #[repr(C)]
+    struct TpacketStats {
+        packets: u32,
+        drops: u32,
+    }
+    let mut st = TpacketStats {
+        packets: 0,
+        drops: 0,
+    };
+    let mut len = std::mem::size_of::<TpacketStats>() as libc::socklen_t;
+    const PACKET_STATISTICS: libc::c_int = 6;
+    // SAFETY: st and len describe a valid buffer of the size the kernel writes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            PACKET_STATISTICS,
+            (&mut st as *mut TpacketStats).cast(),
+            &mut len,
+        )
+    };
+    if r == 0 {
+        st.drops as u64
+    } else {
+        0
+    }
+}
+
 pub fn run(socks: Vec<OwnedFd>, sh: Shared) {
+    let mut last_stats = std::time::Instant::now();
     let mut bufs = vec![vec![0u8; BUF]; BATCH];
     let mut pending = Pending::default();
     let mut lens = [0usize; BATCH];
@@ -214,6 +246,12 @@ pub fn run(socks: Vec<OwnedFd>, sh: Shared) {
                     send(out, f, &sh.counters);
                 }
             });
+        }
+        if last_stats.elapsed().as_millis() >= 500 {
+            last_stats = std::time::Instant::now();
+            for s in &socks {
+                IoCounters::add(&sh.counters.rx_socket_drops, socket_drops(s));
+            }
         }
         if work == 0 {
             let tun = sh.tun.as_ref().map(|(t, _)| t.as_raw_fd());

@@ -114,6 +114,7 @@ macro_rules! counters {
 
 counters! {
     rx_frames: "Frames received from the interfaces.",
+    rx_socket_drops: "Frames an AF_PACKET socket dropped before rvs read them (its queue was full).",
     tx_frames: "Frames handed to the interfaces.",
     tx_ring_full: "Frames dropped because a TX ring (or socket buffer) was full.",
     tx_errors: "Frames the kernel refused to send.",
