@@ -53,10 +53,11 @@ fn nat(io: &str) {
     let conns: u64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert_eq!(conns, 38, "every connection counted: {stats}");
 
-    // Seed 000's port mapping: VIP:8080 to the real servers' port 8000.
-    d.ipvsadm("-A -t 10.0.0.1:8080 -s rr");
-    d.ipvsadm("-a -t 10.0.0.1:8080 -r 172.16.0.2:8000 -m");
-    assert_eq!(answers(&t.client, "http://10.0.0.1:8080/", 1), ["rs1"]);
+    // Seed 000's port mapping, VIP:80 to the real server's port 8000, on a VIP that only
+    // rvs knows (it answers the client's ARP for it).
+    d.ipvsadm("-A -t 10.0.0.5:80 -s rr");
+    d.ipvsadm("-a -t 10.0.0.5:80 -r 172.16.0.2:8000 -m");
+    assert_eq!(answers(&t.client, "http://10.0.0.5/", 1), ["rs1"]);
 
     // IPv6.
     d.ipvsadm("-A -t [fd00::1]:80 -s rr");
