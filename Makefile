@@ -7,7 +7,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 LEGACYDIR ?= $(PREFIX)/libexec/initscripts/legacy-actions
 FUZZ_SECONDS ?= 600
 
-.PHONY: test deps demo bench-e2e fuzz-decap build bench-engine bench-restore fuzz-wire fuzz-engine fuzz-replay fmt install
+.PHONY: test deps demo bench-e2e fuzz-decap fuzz-keepalived build bench-engine bench-restore fuzz-wire fuzz-engine fuzz-replay fmt install
 
 build:
 	$(CARGO) build --workspace
@@ -52,6 +52,9 @@ fuzz-engine:
 
 fuzz-decap:
 	cd fuzz && $(CARGO) +nightly fuzz run decap -- -max_total_time=$(FUZZ_SECONDS)
+
+fuzz-keepalived:
+	cd fuzz && $(CARGO) +nightly fuzz run keepalived -- -max_total_time=$(FUZZ_SECONDS)
 
 fmt:
 	$(CARGO) fmt --all

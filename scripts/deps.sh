@@ -26,6 +26,10 @@ declare -A PROBE=(
     [procps]=ps
     [psmisc]=killall
     [tcpdump]=tcpdump
+    # keepalived's samples and man page: the parser's test reads every sample.
+    [keepalived]=keepalived
+    # setpriv (the not-root refusal test).
+    [util-linux]=setpriv
 )
 
 # Looks in the sbin directories too: a non-root PATH often lacks them.
@@ -83,10 +87,11 @@ done
 
 apt-get install -y --no-install-recommends "${missing[@]}"
 
-# Whatever the policy prevented or not, leave no system nginx/haproxy running or enabled.
+# Whatever the policy prevented or not, leave no system nginx/haproxy/keepalived running or
+# enabled.
 # The packages enable their systemd units even on a machine that runs without systemd (a
 # container), so disable those links too: `systemctl disable` works offline.
-for svc in nginx haproxy; do
+for svc in nginx haproxy keepalived; do
     if has_cmd systemctl; then
         if [[ -d /run/systemd/system ]]; then
             systemctl disable --now "$svc" >/dev/null 2>&1 || true

@@ -40,6 +40,8 @@ pub enum RequestBody {
     GetDaemons,
     /// `rvsadm --io-stats`: the data path's ring, XDP and drop counters.
     GetIoStats,
+    /// `rvsadm --check-status`: the health checker's view (virtual servers, checks, stalls).
+    GetCheckStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +61,8 @@ pub enum Response {
     Daemons(Vec<DaemonSpec>),
     /// (section, counter, value); empty when rvsd serves no interface.
     IoStats(Vec<(String, String, u64)>),
+    /// Lines of text; empty when rvsd runs without --config.
+    CheckStatus(Vec<String>),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -74,6 +74,7 @@ fn variant_name(r: &Response) -> &'static str {
         Response::Timeouts(_) => "Timeouts",
         Response::Daemons(_) => "Daemons",
         Response::IoStats(_) => "IoStats",
+        Response::CheckStatus(_) => "CheckStatus",
     }
 }
 
@@ -266,13 +267,24 @@ fn io_stats(client: &Client) -> Result<String, Failure> {
 fn main() {
     let args = effective_args(std::env::args().collect());
     let program = args[0].clone();
-    if args.len() == 2 && args[1] == "--io-stats" {
+    if args.len() == 2 && (args[1] == "--io-stats" || args[1] == "--check-status") {
         let path = std::env::var_os("RVS_SOCKET")
             .filter(|p| !p.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
         let client = Client { program, path };
-        match io_stats(&client) {
+        let r = if args[1] == "--io-stats" {
+            io_stats(&client)
+        } else {
+            match client.request(RequestBody::GetCheckStatus) {
+                Ok(Response::CheckStatus(lines)) => {
+                    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+                }
+                Ok(r) => Err(client.unexpected(&r)),
+                Err(f) => Err(f),
+            }
+        };
+        match r {
             Ok(out) => print!("{out}"),
             Err(f) => {
                 eprintln!("{}", f.message);

@@ -34,9 +34,13 @@ struct Args {
     /// The control socket.
     #[arg(long, value_name = "PATH", default_value = rvs_ctl::proto::DEFAULT_SOCKET)]
     socket: PathBuf,
-    /// A keepalived.conf to load (not supported yet).
+    /// A keepalived.conf: its virtual servers make the table, its checkers keep it healthy;
+    /// SIGHUP reloads it (a file with an error changes nothing).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Check --config like `keepalived -t` and exit: 0 if it loads (warnings allowed).
+    #[arg(long = "config-test", requires = "config")]
+    config_test: bool,
     /// Where the virtual server table, timeouts and sync settings are kept across restarts.
     #[arg(long = "state-dir", value_name = "DIR")]
     state_dir: Option<PathBuf>,
@@ -54,11 +58,9 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    if let Some(c) = &args.config {
-        anyhow::bail!(
-            "--config {}: keepalived configuration is not supported yet",
-            c.display()
-        );
+    if args.config_test {
+        let path = args.config.as_deref().unwrap_or(std::path::Path::new(""));
+        std::process::exit(rvs::daemon::keepalived::config_test(path));
     }
     if args.detach {
         for i in &args.ifaces {
@@ -149,14 +151,49 @@ fn main() -> anyhow::Result<()> {
         None => None,
     };
     let shared_cfg = daemon.shared_config();
+    let daemon = Arc::new(Mutex::new(daemon));
+    let ka = match &args.config {
+        Some(path) => match rvs::daemon::keepalived::Keepalived::start(path, daemon.clone()) {
+            Ok(k) => {
+                tracing::info!(config = %path.display(), "keepalived configuration loaded");
+                let k = Arc::new(k);
+                let ks = k.clone();
+                daemon
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .set_check_status(Box::new(move || ks.status()));
+                Some(k)
+            }
+            Err(e) => {
+                if let Some(dp) = &datapath {
+                    dp.stop();
+                }
+                let _ = std::fs::remove_file(&socket);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
     ])?;
     let dp_sig = datapath.clone();
+    let ka_sig = ka.clone();
     std::thread::spawn(move || {
-        if let Some(sig) = signals.forever().next() {
+        for sig in signals.forever() {
+            if sig == signal_hook::consts::SIGHUP {
+                match &ka_sig {
+                    Some(k) => k.reload(),
+                    None => tracing::info!("SIGHUP: no --config to reload"),
+                }
+                continue;
+            }
             tracing::info!(signal = sig, "stopping");
+            if let Some(k) = &ka_sig {
+                k.stop();
+            }
             // A clean stop detaches XDP; a killed rvsd leaves it pinned for the next one.
             if let Some(dp) = dp_sig {
                 dp.stop();
@@ -190,6 +227,6 @@ fn main() -> anyhow::Result<()> {
         "control plane only"
     };
     tracing::info!(socket = %args.socket.display(), state_dir = ?args.state_dir, ifaces = ?args.ifaces, "rvsd ready ({what})");
-    server::serve(listener, Arc::new(Mutex::new(daemon)));
+    server::serve(listener, daemon);
     Ok(())
 }

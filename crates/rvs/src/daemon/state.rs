@@ -29,7 +29,11 @@ pub struct Daemon {
     state_dir: Option<PathBuf>,
     clock: Instant,
     datapath: Option<Arc<rvs_io::DataPath>>,
+    check_status: Option<StatusFn>,
 }
+
+/// What `rvsadm --check-status` prints, provided by the keepalived runtime.
+pub type StatusFn = Box<dyn Fn() -> Vec<String> + Send>;
 
 impl Daemon {
     /// Start from the saved table in `state_dir`, if there is one.
@@ -87,6 +91,7 @@ impl Daemon {
             state_dir,
             clock,
             datapath: None,
+            check_status: None,
         };
         Ok((d, adopted))
     }
@@ -154,7 +159,25 @@ impl Daemon {
             RequestBody::GetTimeouts => Response::Timeouts(self.model.timeouts()),
             RequestBody::GetDaemons => Response::Daemons(self.model.daemons.clone()),
             RequestBody::GetIoStats => Response::IoStats(self.io_stats()),
+            RequestBody::GetCheckStatus => {
+                Response::CheckStatus(self.check_status.as_ref().map(|f| f()).unwrap_or_default())
+            }
         }
+    }
+
+    /// Apply commands as one transaction, as a control request would (keepalived's
+    /// configuration and health checker use this path too).
+    pub fn apply_commands(&mut self, cmds: &[Command]) -> Response {
+        self.apply(cmds)
+    }
+
+    pub fn set_check_status(&mut self, f: StatusFn) {
+        self.check_status = Some(f);
+    }
+
+    /// The operator's table as it stands.
+    pub fn model(&self) -> &Model {
+        &self.model
     }
 
     fn apply(&mut self, cmds: &[Command]) -> Response {

@@ -31,10 +31,16 @@ pub struct Director {
     /// A bpffs mounted by the test in the root mount namespace: `ip netns exec` gives each
     /// rvsd a private one whose pins would vanish with it (a host's /sys/fs/bpf does not).
     pub bpffs: PathBuf,
+    /// More rvsd arguments (`--config FILE`).
+    pub extra: Vec<String>,
 }
 
 impl Director {
     pub fn start(lab: &Lab, ns: &Ns, ifaces: &[&str], io: &str) -> Director {
+        Self::start_with(lab, ns, ifaces, io, &[])
+    }
+
+    pub fn start_with(lab: &Lab, ns: &Ns, ifaces: &[&str], io: &str, extra: &[&str]) -> Director {
         let bin = lab.dir().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         let ipvsadm = bin.join("ipvsadm");
@@ -52,6 +58,7 @@ impl Director {
             // The conn tables' shared memory, one per lab: tests run side by side.
             shm: PathBuf::from(format!("/dev/shm/rvs-test-{}", lab.prefix())),
             bpffs: lab.dir().join("bpf"),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         std::fs::create_dir_all(&d.bpffs).unwrap();
         let st = std::process::Command::new("mount")
@@ -78,6 +85,7 @@ impl Director {
         argv.push(self.shm.display().to_string());
         argv.push("--bpffs".into());
         argv.push(self.bpffs.display().to_string());
+        argv.extend(self.extra.iter().cloned());
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut p = self.ns.spawn(&argv).expect("spawn rvsd");
         // Ready means serving: the socket appears earlier (a second rvsd is refused before
@@ -124,6 +132,37 @@ impl Director {
             .output()
             .expect("rvsadm --io-stats");
         String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// SIGHUP: reload --config.
+    pub fn hup(&self) {
+        if let Some(p) = &self.proc {
+            // SAFETY: kill(2) on our child's pid.
+            unsafe { libc::kill(p.pid() as i32, libc::SIGHUP) };
+        }
+    }
+
+    /// Poll `ipvsadm ARGS` until `pred` holds; returns how long it took.
+    pub fn wait_list(
+        &self,
+        args: &str,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> Duration {
+        let t0 = Instant::now();
+        loop {
+            let l = self.ipvsadm(args);
+            if pred(&l) {
+                return t0.elapsed();
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "{what}: not within {limit:?}:\n{l}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn log(&self) -> String {
