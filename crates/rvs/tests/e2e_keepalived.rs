@@ -125,7 +125,8 @@ fn failure_kinds(io: &str) {
         rs1.exec(&["nft", &format!("add table inet blk; add chain inet blk in {{ type filter hook input priority 0; {rule} }}")])
             .unwrap();
     };
-    let failures: [(&str, &dyn Fn(), &dyn Fn()); 3] = [
+    type Step<'a> = &'a dyn Fn();
+    let failures: [(&str, Step, Step); 3] = [
         (
             "link down",
             &|| {
