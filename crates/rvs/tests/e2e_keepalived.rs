@@ -238,7 +238,17 @@ fn keepalived_quorum_afpacket() {
 fn keepalived_inhibit_on_failure_sets_weight_zero() {
     let mut t = nat_lab("inh", 2);
     let path = t.lab.dir().join("keepalived.conf");
-    std::fs::write(&path, conf("", true)).unwrap();
+    // notify_down runs with the words keepalived would pass (none added for a real server).
+    let flag = t.lab.dir().join("rs1-down");
+    let text = conf("", true).replacen(
+        "weight 1\n        inhibit_on_failure",
+        &format!(
+            "weight 1\n        inhibit_on_failure\n        notify_down \"/usr/bin/touch {}\"",
+            flag.display()
+        ),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
     let p = path.display().to_string();
     let d = Director::start_with(
         &t.lab,
@@ -256,6 +266,15 @@ fn keepalived_inhibit_on_failure_sets_weight_zero() {
     });
     let got = answers(&t.client, "http://10.0.0.1/", 4);
     assert!(got.iter().all(|g| g == "rs2"), "{got:?}");
+    let t0 = Instant::now();
+    while !flag.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "notify_down did not run: {}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let o = std::process::Command::new(RVSADM)
         .arg("--check-status")
         .env("RVS_SOCKET", &d.socket)
@@ -453,5 +472,4 @@ fn broken_configs_name_file_and_line_and_change_nothing() {
         "{}",
         d.log()
     );
-    let _ = Instant::now();
 }
