@@ -242,6 +242,23 @@ pub fn service_commands(model: &Model, plan: &Plan, first: bool) -> Vec<Command>
             out.push(Command::DelService(s.spec.key));
         }
     }
+    // At start the checker's view of each pool is empty; a table restored from the state
+    // directory may still hold real servers, which would then never be taken out. Clear
+    // them (their conns drain and are adopted as usual); the checker adds the live ones
+    // within milliseconds.
+    if first {
+        for s in &model.services {
+            if want.contains_key(&s.spec.key) {
+                for d in &s.dests {
+                    out.push(Command::DelDest {
+                        service: s.spec.key,
+                        addr: d.spec.addr,
+                        port: d.spec.port,
+                    });
+                }
+            }
+        }
+    }
     let have: HashMap<ServiceKey, &ServiceSpec> = model
         .services
         .iter()
@@ -313,6 +330,37 @@ pub fn action_commands(plan: &Plan, a: &Action) -> Vec<Command> {
                 addr: rs.ip(),
                 port: rs.port(),
             },
+        })
+        .collect()
+}
+
+/// An add for a real server the table already has is an edit, and an edit or delete of one
+/// it lacks is nothing: the table may have been changed behind the checker's back (an
+/// operator's ipvsadm), and one stale command must not fail the whole transaction.
+fn reconcile_with(model: &Model, cmds: Vec<Command>) -> Vec<Command> {
+    let has = |k: &ServiceKey, addr: IpAddr, port: u16| {
+        model
+            .services
+            .iter()
+            .find(|s| s.spec.key == *k)
+            .is_some_and(|s| {
+                s.dests
+                    .iter()
+                    .any(|d| d.spec.addr == addr && d.spec.port == port)
+            })
+    };
+    cmds.into_iter()
+        .filter_map(|c| match c {
+            Command::AddDest { service, dest } if has(&service, dest.addr, dest.port) => {
+                Some(Command::EditDest { service, dest })
+            }
+            Command::EditDest { service, ref dest } if !has(&service, dest.addr, dest.port) => None,
+            Command::DelDest {
+                service,
+                addr,
+                port,
+            } if !has(&service, addr, port) => None,
+            c => Some(c),
         })
         .collect()
 }
@@ -428,8 +476,13 @@ impl Keepalived {
                         tracing::info!(action = ?a, "health check");
                         let cmds =
                             action_commands(&plan.lock().unwrap_or_else(|p| p.into_inner()), &a);
-                        if let Err(e) = apply(&daemon, &cmds) {
-                            tracing::warn!("applying {a:?}: {e}");
+                        let mut d = daemon.lock().unwrap_or_else(|p| p.into_inner());
+                        let cmds = reconcile_with(d.model(), cmds);
+                        if cmds.is_empty() {
+                            continue;
+                        }
+                        if let Response::Error { message, .. } = d.apply_commands(&cmds) {
+                            tracing::warn!("applying {a:?}: {message}");
                         }
                     }
                 })?;
@@ -534,5 +587,119 @@ impl Keepalived {
         if let Some(c) = c {
             c.stop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rvs_keepalived::MemFs;
+
+    const CONF: &str = "virtual_server_group web {\n  10.0.0.1-2 80\n}\n\
+        virtual_server group web {\n  lb_algo wrr\n  lb_kind DR\n  protocol TCP\n  \
+        persistence_timeout 60\n  sorry_server 172.16.0.9 80\n  \
+        real_server 172.16.0.2 80 {\n    weight 3\n    TCP_CHECK {\n    }\n  }\n}\n";
+
+    fn plan_of(text: &str) -> Plan {
+        let cfg = rvs_keepalived::parse_text(
+            &MemFs::new(),
+            Path::new("/etc/keepalived/keepalived.conf"),
+            text,
+            &Options::default(),
+        )
+        .unwrap();
+        plan(&cfg).unwrap()
+    }
+
+    #[test]
+    fn a_group_becomes_services_and_actions_reach_each() {
+        let p = plan_of(CONF);
+        assert_eq!(p.services.len(), 1);
+        let (id, specs) = &p.services[0];
+        assert_eq!(id.0, "TCP group web");
+        assert_eq!(specs.len(), 2, "10.0.0.1 and 10.0.0.2");
+        assert!(specs
+            .iter()
+            .all(|s| s.scheduler == "wrr" && s.persistence == Some(60)));
+        let cmds = service_commands(&Model::default(), &p, true);
+        assert_eq!(
+            cmds.iter()
+                .filter(|c| matches!(c, Command::AddService(_)))
+                .count(),
+            2
+        );
+        let rs: SocketAddr = "172.16.0.2:80".parse().unwrap();
+        let add = action_commands(
+            &p,
+            &Action::AddDest {
+                svc: id.clone(),
+                rs,
+                weight: 3,
+            },
+        );
+        assert_eq!(add.len(), 2);
+        match &add[0] {
+            Command::AddDest { dest, .. } => {
+                assert_eq!((dest.forward, dest.weight), (Forward::Route, 3));
+            }
+            c => panic!("{c:?}"),
+        }
+        // The sorry server has a template too.
+        let sorry = "172.16.0.9:80".parse().unwrap();
+        assert!(p.dests.contains_key(&(id.clone(), sorry)));
+        // Unknown services and non-table actions give nothing.
+        let none = action_commands(
+            &p,
+            &Action::RemoveDest {
+                svc: SvcId("nope".into()),
+                rs,
+            },
+        );
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn stale_checker_commands_are_reconciled_with_the_table() {
+        let p = plan_of(CONF);
+        let mut m = Model::default();
+        for c in service_commands(&m.clone(), &p, true) {
+            m.apply(&c).unwrap();
+        }
+        let id = p.services[0].0.clone();
+        let rs: SocketAddr = "172.16.0.2:80".parse().unwrap();
+        let add = action_commands(
+            &p,
+            &Action::AddDest {
+                svc: id.clone(),
+                rs,
+                weight: 3,
+            },
+        );
+        let first = reconcile_with(&m, add.clone());
+        assert!(first.iter().all(|c| matches!(c, Command::AddDest { .. })));
+        for c in &first {
+            m.apply(c).unwrap();
+        }
+        // Adding again (the table already has it) edits instead; removing twice is once.
+        let again = reconcile_with(&m, add);
+        assert!(again.iter().all(|c| matches!(c, Command::EditDest { .. })));
+        let del = action_commands(&p, &Action::RemoveDest { svc: id, rs });
+        for c in reconcile_with(&m, del.clone()) {
+            m.apply(&c).unwrap();
+        }
+        assert!(reconcile_with(&m, del).is_empty());
+        // A restart's first pass clears dests a restored table still has.
+        let mut restored = m.clone();
+        for c in &first {
+            restored.apply(c).unwrap();
+        }
+        let start = service_commands(&restored, &p, true);
+        assert_eq!(
+            start
+                .iter()
+                .filter(|c| matches!(c, Command::DelDest { .. }))
+                .count(),
+            2
+        );
     }
 }
