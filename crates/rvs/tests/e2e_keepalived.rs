@@ -473,3 +473,53 @@ fn broken_configs_name_file_and_line_and_change_nothing() {
         d.log()
     );
 }
+
+/// With --config too, a crashed rvsd's successor keeps the running downloads: it adopts the
+/// conns from the table saved in the state directory before the checker rebuilds the pool.
+#[test]
+fn keepalived_restart_keeps_downloads() {
+    let t = nat_lab("kr", 2);
+    let path = t.lab.dir().join("keepalived.conf");
+    std::fs::write(&path, conf("", false)).unwrap();
+    let p = path.display().to_string();
+    let mut d = Director::start_with(
+        &t.lab,
+        &t.dir,
+        &["eth0", "eth1"],
+        "afxdp",
+        &["--config", &p],
+    );
+    d.wait_list("-Ln", Duration::from_secs(5), "real servers in", |l| {
+        l.contains("172.16.0.2:80") && l.contains("172.16.0.3:80")
+    });
+    let out = t.lab.dir().join("slow.bin");
+    let mut slow = t
+        .client
+        .spawn(&[
+            "curl",
+            "-sS",
+            "--fail",
+            "--max-time",
+            "30",
+            "-o",
+            out.to_str().unwrap(),
+            "http://10.0.0.1/slow",
+        ])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    d.kill();
+    std::thread::sleep(Duration::from_millis(300));
+    d.spawn();
+    assert!(
+        slow.wait(Duration::from_secs(30)).unwrap().success(),
+        "{}\n{}",
+        slow.log(),
+        d.log()
+    );
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 1024 * 1024);
+    d.wait_list("-Ln", Duration::from_secs(5), "pool rebuilt", |l| {
+        l.contains("172.16.0.2:80") && l.contains("172.16.0.3:80")
+    });
+    let got = answers(&t.client, "http://10.0.0.1/", 2);
+    assert_ne!(got[0], got[1]);
+}

@@ -413,6 +413,8 @@ pub struct Keepalived {
     // Its own lock, never held together with the daemon's: `--check-status` reads it from
     // under the daemon lock, and a reload takes the daemon lock before it.
     checker: Mutex<Option<Checker>>,
+    /// Set by a clean stop: from then on the checker's table changes are not applied.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn apply(daemon: &Arc<Mutex<Daemon>>, cmds: &[Command]) -> Result<(), String> {
@@ -462,15 +464,24 @@ impl Keepalived {
         apply(&daemon, &cmds).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let plan = Arc::new(Mutex::new(plan));
         let (tx, rx) = mpsc::channel::<Action>();
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
             let daemon = daemon.clone();
             let plan = plan.clone();
+            let stopping = stopping.clone();
             std::thread::Builder::new()
                 .name("rvs-ka-apply".into())
                 .spawn(move || {
                     for a in rx {
                         if let Action::Notify { script, args } = &a {
                             run_notify(script, args);
+                            continue;
+                        }
+                        // A clean stop keeps the table as it is (saved in the state
+                        // directory) so that a restart adopts every connection; keepalived
+                        // would clear it, but its kernel table does not outlive a reboot of
+                        // the director either way, and ours is detached from the wire.
+                        if stopping.load(std::sync::atomic::Ordering::SeqCst) {
                             continue;
                         }
                         tracing::info!(action = ?a, "health check");
@@ -500,6 +511,7 @@ impl Keepalived {
             daemon,
             plan,
             checker: Mutex::new(Some(checker)),
+            stopping,
         })
     }
 
@@ -578,7 +590,10 @@ impl Keepalived {
         out
     }
 
+    /// A clean stop: the checker ends (omega's down notifiers still run), the table stays.
     pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let c = self
             .checker
             .lock()
