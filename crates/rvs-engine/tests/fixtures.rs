@@ -8,6 +8,9 @@ use rvs_engine::testkit::*;
 use rvs_engine::topo::*;
 use rvs_engine::{DropReason, PortId, Verdict};
 use rvs_proto::Proto;
+use rvs_wire::ethernet;
+use rvs_wire::ipv4::{self, Ipv4Packet};
+use std::net::IpAddr;
 
 const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
@@ -15,12 +18,35 @@ const PSH: u8 = 0x08;
 const RST: u8 = 0x04;
 const SYNACK: u8 = SYN | ACK;
 
+/// A frame of a row: built in advance, or built when the row runs from what the engine
+/// chose in the rows before it (a FULLNAT local port, read from its conn export).
+enum Frame {
+    Bytes(Vec<u8>),
+    Later(BuildLater),
+}
+
+type BuildLater = Box<dyn Fn(&Harness) -> Vec<u8>>;
+
+impl Frame {
+    fn bytes(&self, h: &Harness) -> Vec<u8> {
+        match self {
+            Frame::Bytes(b) => b.clone(),
+            Frame::Later(f) => f(h),
+        }
+    }
+}
+
+/// A frame whose fields depend on the engine's earlier choices.
+fn later(f: impl Fn(&Harness) -> Pkt + 'static) -> Frame {
+    Frame::Later(Box::new(move |h| f(h).build()))
+}
+
 struct Step {
     desc: &'static str,
-    input: Vec<u8>,
+    input: Frame,
     port: PortId,
     verdict: Verdict,
-    output: Option<Vec<u8>>,
+    output: Option<Frame>,
 }
 
 fn step(
@@ -30,13 +56,13 @@ fn step(
     verdict: Verdict,
     output: Option<Pkt>,
 ) -> Step {
-    Step {
+    row(
         desc,
-        input: input.build(),
+        Frame::Bytes(input.build()),
         port,
         verdict,
-        output: output.map(|p| p.build()),
-    }
+        output.map(|p| Frame::Bytes(p.build())),
+    )
 }
 
 fn raw(
@@ -45,6 +71,22 @@ fn raw(
     port: PortId,
     verdict: Verdict,
     output: Option<Vec<u8>>,
+) -> Step {
+    row(
+        desc,
+        Frame::Bytes(input),
+        port,
+        verdict,
+        output.map(Frame::Bytes),
+    )
+}
+
+fn row(
+    desc: &'static str,
+    input: Frame,
+    port: PortId,
+    verdict: Verdict,
+    output: Option<Frame>,
 ) -> Step {
     Step {
         desc,
@@ -67,12 +109,21 @@ fn hex(b: &[u8]) -> String {
         .join("\n")
 }
 
+/// An untagged IPv4 frame with its IP header edited through rvs-wire's view and its
+/// header checksum redone: inputs the builder cannot make (fragments, lying lengths).
+fn edit_ipv4(mut frame: Vec<u8>, edit: impl FnOnce(&mut Ipv4Packet<&mut [u8]>)) -> Vec<u8> {
+    let mut ip = Ipv4Packet::new_unchecked(&mut frame[ethernet::HEADER_LEN..]);
+    edit(&mut ip);
+    ip.fill_checksum();
+    frame
+}
+
 fn run(h: &mut Harness, steps: Vec<Step>) {
     for s in steps {
-        let (v, out) = h.send(&s.input, s.port);
+        let (v, out) = h.send(&s.input.bytes(h), s.port);
         assert_eq!(v, s.verdict, "{}: verdict", s.desc);
         if let Some(exp) = s.output {
-            assert_eq!(hex(&out), hex(&exp), "{}: output frame", s.desc);
+            assert_eq!(hex(&out), hex(&exp.bytes(h)), "{}: output frame", s.desc);
         }
         h.advance_ms(1);
     }
@@ -266,8 +317,11 @@ fn dr_and_tunnels_ipv4() {
     };
     // GUE: UDP (entropy source port, 6080) + GUE header (version 0, proto 4).
     let gue_inner = inner("10.0.0.103");
-    let mut hdr_for_entropy = syn("10.0.0.103").build();
-    hdr_for_entropy[14 + 8] = 63;
+    // The engine hashes the frame as it leaves: TTL already decremented.
+    let hdr_for_entropy = cl(Pkt::tcp(c, 41000, "10.0.0.103", 80, SYN)
+        .payload(b"x")
+        .ttl(63))
+    .build();
     let ent = rvs_engine::xmit::tun::flow_entropy(
         &hdr_for_entropy,
         &rvs_engine::xmit::Hdr {
@@ -402,15 +456,11 @@ fn errors_and_refusals_ipv4() {
         let b = big.ip_bytes();
         b[..548].to_vec()
     };
+    // A TCP header cut short after 10 bytes, the IP total length agreeing with the cut.
     let garbage = {
         let mut f = cl(Pkt::tcp(c, 1, "10.0.0.100", 80, SYN)).build();
-        f.truncate(14 + 20 + 10); // TCP header cut short
-        f[14 + 3] = 30; // total length agrees with the cut
-        f[14 + 10] = 0;
-        f[14 + 11] = 0;
-        let cs = rvs_wire::checksum::finish(rvs_wire::checksum::sum(&f[14..34]));
-        f[24..26].copy_from_slice(&cs.to_be_bytes());
-        f
+        f.truncate(ethernet::HEADER_LEN + ipv4::HEADER_LEN + 10);
+        edit_ipv4(f, |ip| ip.set_total_len(ipv4::HEADER_LEN as u16 + 10))
     };
     run(
         &mut h,
@@ -551,16 +601,20 @@ fn errors_and_refusals_ipv4() {
 #[test]
 fn fragments_to_a_vip_are_dropped_and_counted() {
     let mut h = Harness::new(v4_services());
-    let mut f = cl(Pkt::udp("10.9.0.8", 5000, "10.0.0.100", 53).payload(b"abcdefgh")).build();
-    // Mark it as a later fragment (offset 8 bytes) and fix the header checksum.
-    f[14 + 6] = 0x00;
-    f[14 + 7] = 0x01;
-    f[24] = 0;
-    f[25] = 0;
-    let cs = rvs_wire::checksum::finish(rvs_wire::checksum::sum(&f[14..34]));
-    f[24..26].copy_from_slice(&cs.to_be_bytes());
-    let (v, _) = h.send(&f, OUT);
-    assert_eq!(v, Verdict::Drop(DropReason::Fragment));
+    let dgram = cl(Pkt::udp("10.9.0.8", 5000, "10.0.0.100", 53).payload(b"abcdefgh"))
+        .df(false)
+        .build();
+    run(
+        &mut h,
+        vec![raw(
+            "a later fragment (offset 8) of a datagram to a VIP",
+            edit_ipv4(dgram, |ip| ip.set_frag_offset(8)),
+            OUT,
+            Verdict::Drop(DropReason::Fragment),
+            None,
+        )],
+    );
+    assert_eq!(h.engine.counters().drop_count(DropReason::Fragment), 1);
 }
 
 #[test]
@@ -830,22 +884,75 @@ fn ipv6_nat_dr_tun_and_errors() {
 #[test]
 fn vlan_tagged_frames_keep_their_tag() {
     let mut h = Harness::new(v4_services());
-    let (v, out) = h.send(
-        &cl(Pkt::tcp("10.9.0.10", 45000, "10.0.0.101", 80, SYN))
-            .vlan(42)
-            .build(),
-        OUT,
+    let c = "10.9.0.10";
+    run(
+        &mut h,
+        vec![step(
+            "DR keeps the VLAN tag",
+            cl(Pkt::tcp(c, 45000, "10.0.0.101", 80, SYN)).vlan(42),
+            OUT,
+            Verdict::Tx(IN),
+            Some(to_rs(3, Pkt::tcp(c, 45000, "10.0.0.101", 80, SYN).ttl(63)).vlan(42)),
+        )],
     );
-    assert_eq!(v, Verdict::Tx(IN));
-    assert_eq!(
-        hex(&out),
-        hex(&to_rs(
-            3,
-            Pkt::tcp("10.9.0.10", 45000, "10.0.0.101", 80, SYN).ttl(63)
-        )
-        .vlan(42)
-        .build())
-    );
+}
+
+/// The FULLNAT local address and port of the conn of client `caddr:cport`, from the
+/// engine's conn export: the engine picks the port, so the rows read it from there.
+fn local_of(h: &Harness, caddr: &str, cport: u16) -> (IpAddr, u16) {
+    let caddr: IpAddr = caddr.parse().unwrap();
+    h.engine
+        .conns(h.now)
+        .into_iter()
+        .find(|x| !x.template && x.caddr == caddr && x.cport == cport)
+        .unwrap_or_else(|| panic!("no conn of {caddr}:{cport}"))
+        .laddr
+        .expect("a FULLNAT local address")
+}
+
+/// FULLNAT rows for one family: a client's SYN, the real server's reply to the local
+/// address, and a second client on the same port, which needs a local port of its own.
+fn fullnat_rows(
+    c: &'static str,
+    c2: &'static str,
+    vip: &'static str,
+    la: &'static str,
+    rs7: &'static str,
+) -> Vec<Step> {
+    vec![
+        row(
+            "SYN: the client becomes a local address and port, the VIP the real server",
+            Frame::Bytes(cl(Pkt::tcp(c, 46000, vip, 80, SYN)).build()),
+            OUT,
+            Verdict::Tx(IN),
+            Some(later(move |h| {
+                let lport = local_of(h, c, 46000).1;
+                to_rs(7, Pkt::tcp(la, lport, rs7, 8080, SYN).ttl(63))
+            })),
+        ),
+        row(
+            "the real server answers the local address; the client sees the VIP",
+            later(move |h| {
+                let lport = local_of(h, c, 46000).1;
+                rs(7, Pkt::tcp(rs7, 8080, la, lport, SYNACK))
+            }),
+            IN,
+            Verdict::Tx(OUT),
+            Some(Frame::Bytes(
+                to_cl(Pkt::tcp(vip, 80, c, 46000, SYNACK).ttl(63)).build(),
+            )),
+        ),
+        row(
+            "a second client on the same port gets its own local port",
+            Frame::Bytes(cl(Pkt::tcp(c2, 46000, vip, 80, SYN)).build()),
+            OUT,
+            Verdict::Tx(IN),
+            Some(later(move |h| {
+                let lport = local_of(h, c2, 46000).1;
+                to_rs(7, Pkt::tcp(la, lport, rs7, 8080, SYN).ttl(63))
+            })),
+        ),
+    ]
 }
 
 #[test]
@@ -855,47 +962,19 @@ fn fullnat_translates_both_ends() {
         .dest("172.16.0.7", 8080, FwdMethod::FullNat, 1)
         .build()];
     let mut h = Harness::new(svcs);
-    let c = "10.9.0.11";
-    let (v, out) = h.send(&cl(Pkt::tcp(c, 46000, "10.0.0.105", 80, SYN)).build(), OUT);
-    assert_eq!(v, Verdict::Tx(IN));
-    let conn = h
-        .engine
-        .conns(h.now)
-        .into_iter()
-        .find(|x| !x.template)
-        .expect("a conn");
-    let (laddr, lport) = conn.laddr.expect("a FULLNAT local address");
+    let (c, c2) = ("10.9.0.11", "10.9.0.12");
+    run(
+        &mut h,
+        fullnat_rows(c, c2, "10.0.0.105", "172.16.0.250", "172.16.0.7"),
+    );
+    let (laddr, lport) = local_of(&h, c, 46000);
     assert_eq!(laddr.to_string(), "172.16.0.250");
-    assert!(lport >= 1024);
-    assert_eq!(
-        hex(&out),
-        hex(&to_rs(
-            7,
-            Pkt::tcp("172.16.0.250", lport, "172.16.0.7", 8080, SYN).ttl(63)
-        )
-        .build())
+    assert!(lport >= 1024, "local port {lport}");
+    assert_ne!(
+        local_of(&h, c2, 46000).1,
+        lport,
+        "two clients' reply keys must not collide"
     );
-    // The real server answers the local address; the client sees the VIP.
-    let (v, out) = h.send(
-        &rs(
-            7,
-            Pkt::tcp("172.16.0.7", 8080, "172.16.0.250", lport, SYNACK),
-        )
-        .build(),
-        IN,
-    );
-    assert_eq!(v, Verdict::Tx(OUT));
-    assert_eq!(
-        hex(&out),
-        hex(&to_cl(Pkt::tcp("10.0.0.105", 80, c, 46000, SYNACK).ttl(63)).build())
-    );
-    // A second client gets a different local port (the reply keys must not collide).
-    let (_, out2) = h.send(
-        &cl(Pkt::tcp("10.9.0.12", 46000, "10.0.0.105", 80, SYN)).build(),
-        OUT,
-    );
-    let lport2 = u16::from_be_bytes([out2[34], out2[35]]);
-    assert_ne!(lport2, lport);
 }
 
 #[test]
@@ -905,30 +984,13 @@ fn fullnat_ipv6() {
         .dest("fd16::7", 8080, FwdMethod::FullNat, 1)
         .build()];
     let mut h = Harness::new(svcs);
-    let c = "fd09::11";
-    let (v, out) = h.send(&cl(Pkt::tcp(c, 46000, "fd00::105", 80, SYN)).build(), OUT);
-    assert_eq!(v, Verdict::Tx(IN));
-    let conn = h
-        .engine
-        .conns(h.now)
-        .into_iter()
-        .find(|x| !x.template)
-        .expect("a conn");
-    let (laddr, lport) = conn.laddr.expect("a FULLNAT local address");
-    assert_eq!(laddr.to_string(), "fd16::fa");
-    assert_eq!(
-        hex(&out),
-        hex(&to_rs(7, Pkt::tcp("fd16::fa", lport, "fd16::7", 8080, SYN).ttl(63)).build())
+    let (c, c2) = ("fd09::11", "fd09::12");
+    run(
+        &mut h,
+        fullnat_rows(c, c2, "fd00::105", "fd16::fa", "fd16::7"),
     );
-    let (v, out) = h.send(
-        &rs(7, Pkt::tcp("fd16::7", 8080, "fd16::fa", lport, SYNACK)).build(),
-        IN,
-    );
-    assert_eq!(v, Verdict::Tx(OUT));
-    assert_eq!(
-        hex(&out),
-        hex(&to_cl(Pkt::tcp("fd00::105", 80, c, 46000, SYNACK).ttl(63)).build())
-    );
+    assert_eq!(local_of(&h, c, 46000).0.to_string(), "fd16::fa");
+    assert_ne!(local_of(&h, c2, 46000).1, local_of(&h, c, 46000).1);
 }
 
 #[test]
@@ -941,32 +1003,61 @@ fn an_icmp_error_quoting_only_an_ip_header_is_passed_not_parsed_past() {
         .dest("172.16.0.9", 0, FwdMethod::Masq, 1)
         .build()];
     let mut h = Harness::new(svcs);
-    let (v, _) = h.send(
-        &cl(Pkt::tcp("10.9.0.1", 0, "10.0.0.106", 0, SYN)).build(),
-        OUT,
+    let ip_header_only = Pkt::tcp("10.0.0.106", 0, "10.9.0.1", 0, SYNACK).ip_bytes()
+        [..rvs_wire::ipv4::HEADER_LEN]
+        .to_vec();
+    run(
+        &mut h,
+        vec![
+            step(
+                "a conn from port 0 to a port-0 persistent NAT service",
+                cl(Pkt::tcp("10.9.0.1", 0, "10.0.0.106", 0, SYN)),
+                OUT,
+                Verdict::Tx(IN),
+                None,
+            ),
+            step(
+                "an ICMP error quoting only the IP header of its reply passes",
+                cl(Pkt::icmp(
+                    "10.9.0.254",
+                    "10.0.0.106",
+                    3,
+                    4,
+                    1400,
+                    ip_header_only,
+                )),
+                OUT,
+                Verdict::Pass,
+                None,
+            ),
+        ],
     );
-    assert_eq!(v, Verdict::Tx(IN));
-    let quote = Pkt::tcp("10.0.0.106", 0, "10.9.0.1", 0, SYNACK).ip_bytes()[..20].to_vec();
-    let (v, _) = h.send(
-        &cl(Pkt::icmp("10.9.0.254", "10.0.0.106", 3, 4, 1400, quote)).build(),
-        OUT,
-    );
-    assert_eq!(v, Verdict::Pass);
 }
 
 #[test]
 fn no_icmp_error_is_sent_about_an_icmp_error() {
-    // A DR conn's ICMP error relayed with TTL 1 is dropped silently (RFC 1122), not answered.
     let mut h = Harness::new(v4_services());
     let c = "10.9.0.20";
-    let (v, _) = h.send(&cl(Pkt::tcp(c, 47000, "10.0.0.101", 80, SYN)).build(), OUT);
-    assert_eq!(v, Verdict::Tx(IN));
     let quote = Pkt::tcp("10.0.0.101", 80, c, 47000, SYNACK).ip_bytes()[..28].to_vec();
-    let (v, _) = h.send(
-        &cl(Pkt::icmp("10.9.0.254", "10.0.0.101", 3, 4, 1400, quote).ttl(1)).build(),
-        OUT,
+    run(
+        &mut h,
+        vec![
+            step(
+                "a DR conn",
+                cl(Pkt::tcp(c, 47000, "10.0.0.101", 80, SYN)),
+                OUT,
+                Verdict::Tx(IN),
+                None,
+            ),
+            step(
+                "its ICMP error relayed with TTL 1 is dropped silently (RFC 1122), not answered",
+                cl(Pkt::icmp("10.9.0.254", "10.0.0.101", 3, 4, 1400, quote).ttl(1)),
+                OUT,
+                Verdict::Drop(DropReason::TtlExceeded),
+                None,
+            ),
+        ],
     );
-    assert_eq!(v, Verdict::Drop(DropReason::TtlExceeded));
     assert_eq!(h.engine.counters().icmp_sent, 0);
 }
 
