@@ -25,6 +25,16 @@
 //! namespaces of a test that runs concurrently in another thread or process.
 //!
 //! Workspace binaries (`rvs-udp`, `rvsd`, …) are found with [`workspace_bin`].
+//!
+//! Tests wait for state, never for time: [`wait_for`] polls an observable state (a
+//! listing, a log line, a file) until it holds or a deadline passes.
+
+#![forbid(unsafe_code)]
+
+mod error;
+
+pub use error::{Error, Result};
+pub use rustix::process::Signal;
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
@@ -32,6 +42,7 @@ use std::fs::{self, File, OpenOptions};
 use std::hash::{Hash, Hasher};
 use std::io::{ErrorKind, Write as _};
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -40,7 +51,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use error::IoContext;
+use rustix::process::Pid;
 use sha2::{Digest, Sha256};
 
 const REGISTRY_DIR: &str = "/run/rvs-testnet";
@@ -49,6 +61,8 @@ const BIG_FILE_LEN: usize = 20 * 1024 * 1024;
 const SLOW_FILE_LEN: usize = 1024 * 1024;
 /// 1 MiB at 400 KiB/s keeps a `/slow` download open for about 2.5 s.
 const SLOW_RATE: &str = "400k";
+/// How often [`wait_for`] looks again.
+const POLL: Duration = Duration::from_millis(20);
 
 static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -127,14 +141,10 @@ impl Lab {
     /// Creates an empty lab. Fails unless run as root, and removes what earlier labs whose
     /// process died left behind.
     pub fn new(tag: &str) -> Result<Lab> {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
-            bail!(
-                "rvs-testnet: the lab needs root (network namespaces, veths, nginx); \
-                 run the e2e tests as root, e.g. `sudo -E cargo test`"
-            );
+        if !rustix::process::geteuid().is_root() {
+            return Err(Error::NotRoot);
         }
-        fs::create_dir_all(REGISTRY_DIR).with_context(|| format!("creating {REGISTRY_DIR}"))?;
+        fs::create_dir_all(REGISTRY_DIR).ctx(|| format!("creating {REGISTRY_DIR}"))?;
         reap_dead_labs();
 
         let abbr: String = tag
@@ -144,10 +154,12 @@ impl Lab {
             .take(3)
             .collect();
         let pid = std::process::id();
-        let my_start = proc_start_time(pid).context("reading own start time")?;
+        let my_start = proc_start_time(pid)
+            .ok_or_else(|| Error::Usage(format!("cannot read the start time of pid {pid}")))?;
         // The prefix must be unique among live labs; O_EXCL on the registry file settles
         // races between threads and processes that hash to the same 4 digits.
-        for attempt in 0..1000u32 {
+        const ATTEMPTS: u32 = 1000;
+        for attempt in 0..ATTEMPTS {
             let n = LAB_COUNTER.fetch_add(1, Ordering::Relaxed);
             let mut h = DefaultHasher::new();
             (pid, n, attempt, Instant::now()).hash(&mut h);
@@ -160,17 +172,16 @@ impl Lab {
             {
                 Ok(f) => f,
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(e).with_context(|| format!("creating {}", registry.display()))
-                }
+                Err(e) => return Err(e).ctx(|| format!("creating {}", registry.display())),
             };
-            writeln!(f, "{pid} {my_start}")?;
+            writeln!(f, "{pid} {my_start}").ctx(|| format!("writing {}", registry.display()))?;
             let dir = std::env::temp_dir().join(format!("rvs-testnet-{prefix}"));
             // A dead lab with this prefix may have left its directory behind.
             let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
             // nginx workers and other tools may drop privileges; let them read what is here.
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
+                .ctx(|| format!("chmod {}", dir.display()))?;
             return Ok(Lab {
                 inner: Arc::new(LabInner {
                     prefix,
@@ -182,7 +193,7 @@ impl Lab {
                 }),
             });
         }
-        bail!("rvs-testnet: no free lab prefix after 1000 attempts; is {REGISTRY_DIR} full of live labs?")
+        Err(Error::NoFreePrefix(ATTEMPTS))
     }
 
     /// The prefix of every namespace of this lab.
@@ -200,13 +211,18 @@ impl Lab {
     pub fn ns(&self, name: &str) -> Result<Ns> {
         let full = format!("{}{name}", self.inner.prefix);
         if full.len() > MAX_NAME {
-            bail!("rvs-testnet: namespace name {full:?} is longer than {MAX_NAME}; use a shorter name than {name:?}");
+            return Err(Error::NameTooLong {
+                kind: "namespace",
+                name: full,
+            });
         }
         // Register before creating, so a crash in between still gets cleaned up.
         {
             let mut list = self.inner.namespaces.lock().unwrap();
-            let mut f = OpenOptions::new().append(true).open(&self.inner.registry)?;
-            writeln!(f, "{full}")?;
+            let registry = &self.inner.registry;
+            let what = || format!("registering {full} in {}", registry.display());
+            let mut f = OpenOptions::new().append(true).open(registry).ctx(what)?;
+            writeln!(f, "{full}").ctx(what)?;
             list.push(full.clone());
         }
         run_checked(Command::new("ip").args(["netns", "add", &full]))?;
@@ -225,7 +241,10 @@ impl Lab {
         let (rx, tx) = (opts.rx_queues.to_string(), opts.tx_queues.to_string());
         for n in [a.1, b.1] {
             if n.len() > MAX_NAME {
-                bail!("rvs-testnet: interface name {n:?} is longer than {MAX_NAME}");
+                return Err(Error::NameTooLong {
+                    kind: "interface",
+                    name: n.to_string(),
+                });
             }
         }
         a.0.ip(&[
@@ -283,7 +302,8 @@ impl LabInner {
             return Ok(s.clone());
         }
         let shared = self.dir.join("www/shared");
-        fs::create_dir_all(&shared)?;
+        let what = || format!("writing the served files in {}", shared.display());
+        fs::create_dir_all(&shared).ctx(what)?;
         // xorshift64*: incompressible enough that no layer can cheat with compression, and
         // fast enough that 20 MiB costs a few ms.
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id());
@@ -294,8 +314,8 @@ impl LabInner {
             x ^= x >> 27;
             buf.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
         }
-        fs::write(shared.join("big"), &buf)?;
-        fs::write(shared.join("slow"), &buf[..SLOW_FILE_LEN])?;
+        fs::write(shared.join("big"), &buf).ctx(what)?;
+        fs::write(shared.join("slow"), &buf[..SLOW_FILE_LEN]).ctx(what)?;
         let digest = hex(&Sha256::digest(&buf));
         // A concurrent first call wrote identical bytes, so either value is the right one.
         Ok(self.big_sha256.get_or_init(|| digest).clone())
@@ -326,19 +346,25 @@ impl Drop for Lab {
 /// Kills every process inside a namespace. Deleting a namespace does not kill its
 /// processes, and a stray nginx would keep the namespace (and its veths) alive.
 fn kill_ns_pids(ns: &str) {
-    for sig in [libc::SIGTERM, libc::SIGKILL] {
+    for sig in [Signal::TERM, Signal::KILL] {
         let pids = ns_pids(ns);
         if pids.is_empty() {
             return;
         }
-        for pid in &pids {
-            // SAFETY: kill has no memory preconditions; a stale pid at worst gets ESRCH.
-            unsafe { libc::kill(*pid, sig) };
+        for pid in pids.iter().filter_map(|p| Pid::from_raw(*p)) {
+            // A pid that died meanwhile gets ESRCH, which is what we wanted anyway.
+            let _ = rustix::process::kill_process(pid, sig);
         }
-        let deadline = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < deadline && !ns_pids(ns).is_empty() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let _ = wait_for(
+            "namespace processes gone",
+            Duration::from_millis(500),
+            || {
+                Ok(match ns_pids(ns) {
+                    left if left.is_empty() => ControlFlow::Break(()),
+                    left => ControlFlow::Continue(format!("left: {left:?}")),
+                })
+            },
+        );
     }
 }
 
@@ -463,7 +489,8 @@ impl Ns {
     }
 
     /// Like [`Ns::exec`], but kills the command (coreutils `timeout`, SIGKILL 1 s after
-    /// SIGTERM) if it runs longer than `limit`: for tools without a time limit of their own.
+    /// SIGTERM) if it runs longer than `limit`: for tools without a time limit of their
+    /// own. A command stopped that way fails with [`Error::Failed`] and exit status 124.
     pub fn exec_timeout(&self, argv: &[&str], limit: Duration) -> Result<Output> {
         let secs = format!("{:.3}", limit.as_secs_f64());
         let mut full = vec!["timeout", "--kill-after=1", &secs];
@@ -474,7 +501,7 @@ impl Ns {
     /// Runs a command in the namespace and waits, whatever its exit status.
     pub fn run(&self, argv: &[&str]) -> Result<Output> {
         let mut cmd = self.command(argv);
-        cmd.output().with_context(|| format!("spawning {cmd:?}"))
+        cmd.output().ctx(|| format!("spawning {cmd:?}"))
     }
 
     /// A `Command` that runs `argv` in the namespace, for callers that need more control.
@@ -495,16 +522,15 @@ impl Ns {
         let label = format!("{base}-{n}@{}", self.name);
         let out_path = self.lab.dir.join(format!("{base}-{n}.out"));
         let err_path = self.lab.dir.join(format!("{base}-{n}.err"));
+        let what = || format!("spawning {argv:?} in {}", self.name);
         let mut cmd = self.command(argv);
         cmd.stdin(Stdio::null())
-            .stdout(File::create(&out_path)?)
-            .stderr(File::create(&err_path)?)
+            .stdout(File::create(&out_path).ctx(what)?)
+            .stderr(File::create(&err_path).ctx(what)?)
             // Its own process group, so Drop can stop it with all its children (nginx's
             // worker, a shell's pipeline) with one signal.
             .process_group(0);
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("spawning {argv:?} in {}", self.name))?;
+        let child = cmd.spawn().ctx(what)?;
         Ok(Proc {
             child: Some(child),
             label,
@@ -525,26 +551,24 @@ impl Ns {
         mut alive: impl FnMut() -> Result<()>,
     ) -> Result<()> {
         let probe = format!("</dev/tcp/{}/{}", addr.ip(), addr.port());
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.run(&["bash", "-c", &probe])?.status.success() {
-                return Ok(());
+        let what = format!("TCP connections accepted at {addr} in {}", self.name);
+        wait_for(&what, timeout, || {
+            let o = self.run(&["bash", "-c", &probe])?;
+            if o.status.success() {
+                return Ok(ControlFlow::Break(()));
             }
             alive()?;
-            if Instant::now() >= deadline {
-                bail!(
-                    "nothing accepts TCP connections at {addr} in {} after {timeout:?}",
-                    self.name
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            Ok(ControlFlow::Continue(
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            ))
+        })
     }
 
     /// `curl` the body of `url` (10 s max), failing on HTTP errors.
     pub fn curl(&self, url: &str) -> Result<String> {
         let out = self.exec(&["curl", "-sS", "--fail", "--max-time", "10", url])?;
-        String::from_utf8(out.stdout).context("curl: body is not UTF-8 (use curl_bytes)")
+        String::from_utf8(out.stdout)
+            .map_err(|_| Error::Usage(format!("curl {url}: body is not UTF-8 (use curl_bytes)")))
     }
 
     /// `curl` the body of `url` as bytes, with a time limit.
@@ -560,52 +584,21 @@ impl Ns {
     /// 20 MiB file ([`Lab::big_file_sha256`]), and `/slow` = 1 MiB at 400 KiB/s (~2.5 s).
     pub fn nginx(&self, listen: &[SocketAddr], body_name: &str) -> Result<Proc> {
         if listen.is_empty() {
-            bail!("nginx needs at least one listen address");
+            return Err(Error::Usage(
+                "nginx needs at least one listen address".into(),
+            ));
         }
         self.lab.served_files()?;
         let n = self.lab.proc_counter.fetch_add(1, Ordering::Relaxed);
         let dir = &self.lab.dir;
         let root = dir.join(format!("www/nginx-{n}"));
-        fs::create_dir_all(&root)?;
-        fs::write(root.join("index.html"), format!("{body_name}\n"))?;
         let tmp = dir.join(format!("nginx-{n}.tmp"));
-        fs::create_dir_all(&tmp)?;
-        let d = dir.display();
-        let mut conf = String::new();
-        // `user root`: the default `nobody` could not write the temp paths under our dir.
-        writeln!(
-            conf,
-            "user root;\nworker_processes 1;\npid {d}/nginx-{n}.pid;"
-        )?;
-        writeln!(conf, "error_log {d}/nginx-{n}.error.log info;")?;
-        writeln!(conf, "events {{ worker_connections 8192; }}")?;
-        writeln!(
-            conf,
-            "http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;"
-        )?;
-        writeln!(
-            conf,
-            "  keepalive_requests 1000000;\n  default_type text/plain;"
-        )?;
-        for t in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
-            writeln!(conf, "  {t}_temp_path {}/{t};", tmp.display())?;
-        }
-        writeln!(conf, "  server {{")?;
-        for a in listen {
-            writeln!(conf, "    listen {a};")?;
-        }
-        writeln!(conf, "    root {};\n    index index.html;", root.display())?;
-        writeln!(
-            conf,
-            "    location = /big {{ root {d}/www/shared; default_type application/octet-stream; }}"
-        )?;
-        writeln!(
-            conf,
-            "    location = /slow {{ root {d}/www/shared; default_type application/octet-stream; limit_rate {SLOW_RATE}; }}"
-        )?;
-        writeln!(conf, "  }}\n}}")?;
         let conf_path = dir.join(format!("nginx-{n}.conf"));
-        fs::write(&conf_path, conf)?;
+        let what = || format!("writing nginx {n}'s files in {}", dir.display());
+        fs::create_dir_all(&root).ctx(what)?;
+        fs::write(root.join("index.html"), format!("{body_name}\n")).ctx(what)?;
+        fs::create_dir_all(&tmp).ctx(what)?;
+        fs::write(&conf_path, nginx_conf(dir, n, listen, &root, &tmp)).ctx(what)?;
         let early_err = dir.join(format!("nginx-{n}.early.log"));
         let (c, e, p) = (
             conf_path.to_string_lossy(),
@@ -616,20 +609,25 @@ impl Ns {
         // config; point that at the lab too.
         let mut proc = self.spawn(&["nginx", "-p", &p, "-e", &e, "-c", &c, "-g", "daemon off;"])?;
         let error_log = dir.join(format!("nginx-{n}.error.log"));
+        let label = proc.label.clone();
         let waited = self.wait_tcp_while(listen[0], Duration::from_secs(10), || {
             match proc.try_wait()? {
-                Some(st) => bail!("nginx exited early ({st})"),
+                Some(status) => Err(Error::Exited {
+                    what: format!("{label} before listening"),
+                    status,
+                    log: String::new(),
+                }),
                 None => Ok(()),
             }
         });
         if let Err(e) = waited {
             let log = fs::read_to_string(&error_log).unwrap_or_default();
             let early = fs::read_to_string(&early_err).unwrap_or_default();
-            bail!(
-                "nginx in {} did not come up: {e:#}\n{}\nerror log:\n{early}{log}",
+            return Err(Error::Usage(format!(
+                "nginx in {} did not come up: {e}\n{}\nerror log:\n{early}{log}",
                 self.name,
                 proc.log()
-            );
+            )));
         }
         for a in &listen[1..] {
             self.wait_tcp(*a, Duration::from_secs(5))?;
@@ -642,8 +640,7 @@ impl Ns {
         let mut argv = vec!["ab", "-q"];
         argv.extend_from_slice(args);
         let out = self.exec(&argv)?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        parse_ab(&text).with_context(|| format!("parsing ab output:\n{text}"))
+        parse_ab(&String::from_utf8_lossy(&out.stdout))
     }
 
     /// Runs `wrk --latency` against `url` and parses its report.
@@ -657,9 +654,67 @@ impl Ns {
         let (t, c) = (threads.to_string(), connections.to_string());
         let d = format!("{}s", duration.as_secs().max(1));
         let out = self.exec(&["wrk", "--latency", "-t", &t, "-c", &c, "-d", &d, url])?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        parse_wrk(&text).with_context(|| format!("parsing wrk output:\n{text}"))
+        parse_wrk(&String::from_utf8_lossy(&out.stdout))
     }
+}
+
+/// nginx's configuration for instance `n` of a lab.
+fn nginx_conf(dir: &Path, n: u32, listen: &[SocketAddr], root: &Path, tmp: &Path) -> String {
+    let d = dir.display();
+    // `user root`: the default `nobody` could not write the temp paths under our dir.
+    let mut conf = format!(
+        "user root;\nworker_processes 1;\npid {d}/nginx-{n}.pid;\n\
+         error_log {d}/nginx-{n}.error.log info;\n\
+         events {{ worker_connections 8192; }}\n\
+         http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n\
+         \x20 keepalive_requests 1000000;\n  default_type text/plain;\n"
+    );
+    for t in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+        let _ = writeln!(conf, "  {t}_temp_path {}/{t};", tmp.display());
+    }
+    conf.push_str("  server {\n");
+    for a in listen {
+        let _ = writeln!(conf, "    listen {a};");
+    }
+    let _ = writeln!(
+        conf,
+        "    root {};\n    index index.html;\n\
+         \x20   location = /big {{ root {d}/www/shared; default_type application/octet-stream; }}\n\
+         \x20   location = /slow {{ root {d}/www/shared; default_type application/octet-stream; limit_rate {SLOW_RATE}; }}\n\
+         \x20 }}\n}}",
+        root.display()
+    );
+    conf
+}
+
+/// Polls `probe` until it says the awaited state holds (`Break`), or fails with
+/// [`Error::Timeout`] after `limit` with the last state it saw (`Continue(seen)`). This is
+/// how tests synchronise: on what the system shows, never on a sleep.
+pub fn wait_for<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> Result<ControlFlow<T, String>>,
+) -> Result<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let seen = match probe()? {
+            ControlFlow::Break(v) => return Ok(v),
+            ControlFlow::Continue(seen) => seen,
+        };
+        if Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                what: what.to_string(),
+                limit,
+                seen,
+            });
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The size of a file, 0 while it does not exist: for waiting on a download's progress.
+pub fn file_len(path: &Path) -> u64 {
+    fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 impl Proc {
@@ -670,10 +725,15 @@ impl Proc {
 
     /// Whether it has exited (and its status), without blocking.
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        let label = &self.label;
         match self.child.as_mut() {
-            Some(c) => Ok(c.try_wait()?),
-            None => bail!("{} was already reaped", self.label),
+            Some(c) => c.try_wait().ctx(|| format!("waiting for {label}")),
+            None => Err(self.reaped()),
         }
+    }
+
+    fn reaped(&self) -> Error {
+        Error::Usage(format!("{} was already reaped", self.label))
     }
 
     /// What it wrote to stdout so far.
@@ -699,74 +759,85 @@ impl Proc {
 
     /// Waits until `needle` appears in its stdout or stderr (e.g. a "listening" line).
     pub fn wait_output(&mut self, needle: &str, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.stdout().contains(needle) || self.stderr().contains(needle) {
-                return Ok(());
+        self.wait_output_count(needle, 1, timeout)
+    }
+
+    /// Waits until `needle` appears at least `n` times in its stdout and stderr together
+    /// (e.g. the n-th "configuration reloaded").
+    pub fn wait_output_count(&mut self, needle: &str, n: usize, timeout: Duration) -> Result<()> {
+        let what = format!("{} printing {needle:?} {n} time(s)", self.label);
+        wait_for(&what, timeout, || {
+            if self.stdout().matches(needle).count() + self.stderr().matches(needle).count() >= n {
+                return Ok(ControlFlow::Break(()));
             }
-            if let Some(st) = self.try_wait()? {
-                bail!(
-                    "{} exited ({st}) before printing {needle:?}\n{}",
-                    self.label,
-                    self.log()
-                );
+            if let Some(status) = self.try_wait()? {
+                return Err(Error::Exited {
+                    what: what.clone(),
+                    status,
+                    log: self.log(),
+                });
             }
-            if Instant::now() >= deadline {
-                bail!(
-                    "{} did not print {needle:?} within {timeout:?}\n{}",
-                    self.label,
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            Ok(ControlFlow::Continue(self.log()))
+        })
     }
 
     /// Waits for it to exit by itself, up to `timeout` (then kills it and fails).
     pub fn wait(&mut self, timeout: Duration) -> Result<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(st) = self.try_wait()? {
-                return Ok(st);
-            }
-            if Instant::now() >= deadline {
-                self.kill();
-                bail!(
-                    "{} still running after {timeout:?}\n{}",
-                    self.label,
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let what = format!("{} exiting", self.label);
+        let r = wait_for(&what, timeout, || {
+            Ok(match self.try_wait()? {
+                Some(st) => ControlFlow::Break(st),
+                None => ControlFlow::Continue(self.log()),
+            })
+        });
+        if r.is_err() {
+            self.kill();
         }
+        r
+    }
+
+    /// Sends `sig` to the process alone (not its group): SIGHUP to reload a daemon.
+    pub fn signal(&self, sig: Signal) -> Result<()> {
+        let child = self.child.as_ref().ok_or_else(|| self.reaped())?;
+        rustix::process::kill_process(Pid::from_child(child), sig)
+            .map_err(std::io::Error::from)
+            .ctx(|| format!("signalling {}", self.label))
     }
 
     /// SIGTERM to its process group and wait for it (SIGKILL after 1 s).
     pub fn stop(&mut self) -> Result<ExitStatus> {
-        let Some(child) = self.child.as_mut() else {
-            bail!("{} was already reaped", self.label)
+        let pgid = match self.child.as_ref() {
+            Some(c) => Pid::from_child(c),
+            None => return Err(self.reaped()),
         };
-        let pgid = child.id() as i32;
-        // SAFETY: kill has no memory preconditions; the unreaped child keeps the pgid ours.
-        unsafe { libc::kill(-pgid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < deadline {
-            if let Some(st) = child.try_wait()? {
-                return Ok(st);
+        // The unreaped child keeps the group id ours, so the signal reaches no stranger.
+        let _ = rustix::process::kill_process_group(pgid, Signal::TERM);
+        let what = format!("{} stopping on SIGTERM", self.label);
+        let stopped = wait_for(&what, Duration::from_secs(1), || {
+            Ok(match self.try_wait()? {
+                Some(st) => ControlFlow::Break(st),
+                None => ControlFlow::Continue(String::new()),
+            })
+        });
+        match stopped {
+            Ok(st) => Ok(st),
+            Err(Error::Timeout { .. }) => {
+                let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
+                let label = &self.label;
+                match self.child.as_mut() {
+                    Some(c) => c.wait().ctx(|| format!("reaping {label}")),
+                    None => Err(self.reaped()),
+                }
             }
-            std::thread::sleep(Duration::from_millis(10));
+            Err(e) => Err(e),
         }
-        // SAFETY: as above.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        Ok(child.wait()?)
     }
 
     /// SIGKILL to its process group, then reap.
     pub fn kill(&mut self) {
         if let Some(child) = self.child.as_mut() {
             if child.try_wait().ok().flatten().is_none() {
-                // SAFETY: as in `stop`.
-                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                let _ = rustix::process::kill_process_group(Pid::from_child(child), Signal::KILL);
                 let _ = child.wait();
             }
         }
@@ -793,7 +864,7 @@ pub fn workspace_bin(name: &str) -> Result<PathBuf> {
     if let Some(p) = std::env::var_os(format!("CARGO_BIN_EXE_{name}")) {
         return Ok(PathBuf::from(p));
     }
-    let exe = std::env::current_exe()?;
+    let exe = std::env::current_exe().ctx(|| "locating the running executable".into())?;
     let mut dir = exe.parent();
     // target/<profile>/deps/<test> -> target/<profile>/<name>
     while let Some(d) = dir {
@@ -806,21 +877,21 @@ pub fn workspace_bin(name: &str) -> Result<PathBuf> {
         }
         dir = d.parent();
     }
-    Err(anyhow!(
-        "workspace binary {name:?} not found next to {}; build it first (cargo build --bin {name})",
-        exe.display()
-    ))
+    Err(Error::BinNotFound {
+        name: name.to_string(),
+        near: exe.display().to_string(),
+    })
 }
 
 fn run_checked(cmd: &mut Command) -> Result<Output> {
-    let out = cmd.output().with_context(|| format!("spawning {cmd:?}"))?;
+    let out = cmd.output().ctx(|| format!("spawning {cmd:?}"))?;
     if !out.status.success() {
-        bail!(
-            "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout).trim_end(),
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        );
+        return Err(Error::Failed {
+            cmd: format!("{cmd:?}"),
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
+        });
     }
     Ok(out)
 }
@@ -841,33 +912,49 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Parses the report of `ab`.
 pub fn parse_ab(text: &str) -> Result<AbReport> {
+    let bad = |why: String| Error::Parse {
+        tool: "ab",
+        why,
+        text: text.to_string(),
+    };
     let field = |key: &str| -> Option<&str> {
         text.lines()
             .find_map(|l| l.strip_prefix(key))
             .map(|v| v.split_whitespace().next().unwrap_or(""))
     };
     let num = |key: &str| -> Result<u64> {
-        field(key)
-            .ok_or_else(|| anyhow!("no {key:?} line"))?
-            .parse()
-            .with_context(|| format!("{key:?}"))
+        let v = field(key).ok_or_else(|| bad(format!("no {key:?} line")))?;
+        v.parse().map_err(|e| bad(format!("{key:?} {v:?}: {e}")))
     };
+    let rps =
+        field("Requests per second:").ok_or_else(|| bad("no Requests per second line".into()))?;
     Ok(AbReport {
         complete: num("Complete requests:")?,
         failed: num("Failed requests:")?,
         // ab prints this line only when there were some.
-        non_2xx: field("Non-2xx responses:")
-            .map(|v| v.parse())
-            .transpose()?
-            .unwrap_or(0),
-        requests_per_sec: field("Requests per second:")
-            .ok_or_else(|| anyhow!("no Requests per second line"))?
-            .parse()?,
+        non_2xx: match field("Non-2xx responses:") {
+            Some(_) => num("Non-2xx responses:")?,
+            None => 0,
+        },
+        requests_per_sec: rps
+            .parse()
+            .map_err(|e| bad(format!("requests per second {rps:?}: {e}")))?,
     })
 }
 
 /// Parses the report of `wrk --latency`.
 pub fn parse_wrk(text: &str) -> Result<WrkReport> {
+    let bad = |why: String| Error::Parse {
+        tool: "wrk",
+        why,
+        text: text.to_string(),
+    };
+    fn num<T: std::str::FromStr>(v: &str) -> std::result::Result<T, String>
+    where
+        T::Err: std::fmt::Display,
+    {
+        v.parse().map_err(|e| format!("{v:?}: {e}"))
+    }
     let mut r = WrkReport {
         requests: 0,
         requests_per_sec: f64::NAN,
@@ -882,8 +969,8 @@ pub fn parse_wrk(text: &str) -> Result<WrkReport> {
     for line in text.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            ["Requests/sec:", v] => r.requests_per_sec = v.parse()?,
-            [n, "requests", "in", ..] => r.requests = n.parse()?,
+            ["Requests/sec:", v] => r.requests_per_sec = num(v).map_err(bad)?,
+            [n, "requests", "in", ..] => r.requests = num(n).map_err(bad)?,
             ["Socket", "errors:", rest @ ..] => {
                 // "connect 0, read 0, write 0, timeout 0"
                 r.socket_errors = rest
@@ -891,9 +978,9 @@ pub fn parse_wrk(text: &str) -> Result<WrkReport> {
                     .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
                     .sum();
             }
-            ["Non-2xx", "or", "3xx", "responses:", n] => r.non_2xx_3xx = n.parse()?,
+            ["Non-2xx", "or", "3xx", "responses:", n] => r.non_2xx_3xx = num(n).map_err(bad)?,
             [pct @ ("50%" | "75%" | "90%" | "99%"), v] => {
-                let d = parse_wrk_time(v)?;
+                let d = parse_wrk_time(v).map_err(bad)?;
                 match *pct {
                     "50%" => r.p50 = d,
                     "75%" => r.p75 = d,
@@ -906,25 +993,27 @@ pub fn parse_wrk(text: &str) -> Result<WrkReport> {
         }
     }
     if r.requests_per_sec.is_nan() || seen_pct < 4 {
-        bail!("no Requests/sec line or latency distribution (was --latency given?)");
+        return Err(bad(
+            "no Requests/sec line or latency distribution (was --latency given?)".into(),
+        ));
     }
     Ok(r)
 }
 
 /// wrk prints times as `123.45us`, `1.20ms`, `2.00s`, `1.00m`.
-fn parse_wrk_time(v: &str) -> Result<Duration> {
+fn parse_wrk_time(v: &str) -> std::result::Result<Duration, String> {
     let split = v
         .find(|c: char| c.is_ascii_alphabetic())
-        .ok_or_else(|| anyhow!("no unit in {v:?}"))?;
+        .ok_or_else(|| format!("no unit in {v:?}"))?;
     let (num, unit) = v.split_at(split);
-    let num: f64 = num.parse().with_context(|| format!("time {v:?}"))?;
+    let num: f64 = num.parse().map_err(|e| format!("time {v:?}: {e}"))?;
     let secs = match unit {
         "us" => num / 1e6,
         "ms" => num / 1e3,
         "s" => num,
         "m" => num * 60.0,
         "h" => num * 3600.0,
-        _ => bail!("unknown time unit in {v:?}"),
+        _ => return Err(format!("unknown time unit in {v:?}")),
     };
     Ok(Duration::from_secs_f64(secs))
 }

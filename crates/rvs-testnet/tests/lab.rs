@@ -5,10 +5,11 @@
 //! only the crate that owns a binary gets `CARGO_BIN_EXE_<name>` at compile time, and there
 //! cargo also builds the binary before the test.
 
+use std::ops::ControlFlow;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rvs_testnet::{sha256_hex, Lab, VethOpts};
+use rvs_testnet::{file_len, sha256_hex, wait_for, Error, Lab, VethOpts};
 
 fn netns_list() -> String {
     let out = Command::new("ip")
@@ -58,16 +59,33 @@ fn two_namespaces_nginx_and_curl() {
     assert_eq!(big.len(), 20 * 1024 * 1024);
     assert_eq!(sha256_hex(&big), lab.big_file_sha256().unwrap());
 
-    let t = Instant::now();
-    let slow = client
-        .curl_bytes("http://10.200.0.2/slow", Duration::from_secs(10))
+    // /slow is rate-limited: caught part-way through, then complete.
+    let slow_path = lab.dir().join("slow.bin");
+    let mut slow = client
+        .spawn(&[
+            "curl",
+            "-sS",
+            "--fail",
+            "--max-time",
+            "10",
+            "-o",
+            slow_path.to_str().unwrap(),
+            "http://10.200.0.2/slow",
+        ])
         .unwrap();
-    assert_eq!(slow.len(), 1024 * 1024);
+    wait_for("/slow part-way", Duration::from_secs(5), || {
+        Ok(match file_len(&slow_path) {
+            n if n > 0 && n < 1024 * 1024 => ControlFlow::Break(()),
+            n => ControlFlow::Continue(format!("{n} bytes")),
+        })
+    })
+    .unwrap();
     assert!(
-        t.elapsed() >= Duration::from_millis(1500),
-        "/slow took only {:?}",
-        t.elapsed()
+        slow.wait(Duration::from_secs(10)).unwrap().success(),
+        "{}",
+        slow.log()
     );
+    assert_eq!(file_len(&slow_path), 1024 * 1024);
 
     let ab = client
         .ab(&["-n", "200", "-c", "4", "http://10.200.0.2/"])
@@ -78,11 +96,11 @@ fn two_namespaces_nginx_and_curl() {
         .unwrap();
     assert!(wrk.requests > 0 && wrk.socket_errors == 0, "{wrk:?}");
 
-    let t = Instant::now();
-    assert!(client
-        .exec_timeout(&["sleep", "10"], Duration::from_millis(200))
-        .is_err());
-    assert!(t.elapsed() < Duration::from_secs(3));
+    // A command over its limit is killed: `timeout` reports that with status 124.
+    match client.exec_timeout(&["sleep", "10"], Duration::from_millis(200)) {
+        Err(Error::Failed { status, .. }) => assert_eq!(status.code(), Some(124), "{status}"),
+        other => panic!("sleep 10 with a 200 ms limit: {other:?}"),
+    }
 
     // A process still running at teardown must not keep anything alive.
     let _sleeper = client.spawn(&["sleep", "60"]).unwrap();
