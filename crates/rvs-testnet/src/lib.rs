@@ -58,7 +58,8 @@ use sha2::{Digest, Sha256};
 const REGISTRY_DIR: &str = "/run/rvs-testnet";
 const MAX_NAME: usize = 15;
 const BIG_FILE_LEN: usize = 20 * 1024 * 1024;
-const SLOW_FILE_LEN: usize = 1024 * 1024;
+/// The size of what nginx serves at `/slow`.
+pub const SLOW_FILE_LEN: usize = 1024 * 1024;
 /// 1 MiB at 400 KiB/s keeps a `/slow` download open for about 2.5 s.
 const SLOW_RATE: &str = "400k";
 /// How often [`wait_for`] looks again.

@@ -6,6 +6,9 @@
 
 mod e2e;
 use e2e::*;
+use rvs_testnet::wait_for;
+use std::ops::ControlFlow;
+use std::time::Duration;
 
 fn count(got: &[String], name: &str) -> usize {
     got.iter().filter(|g| *g == name).count()
@@ -51,23 +54,19 @@ fn dr(io: &str) {
     d.ipvsadm("-A -t 10.0.0.200:80 -s rr");
     d.ipvsadm("-a -t 10.0.0.200:80 -r 10.0.0.11 -g");
     let mac = t.dir.mac("eth0").unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        let n = t
-            .client
-            .exec(&["ip", "neigh", "show", "10.0.0.200"])
-            .unwrap();
-        if String::from_utf8_lossy(&n.stdout).contains(&mac) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no gratuitous ARP for 10.0.0.200 ({mac}): {:?}\n{}",
-            n,
-            d.io_stats()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_for(
+        &format!("gratuitous ARP for 10.0.0.200 ({mac})"),
+        Duration::from_secs(3),
+        || {
+            let n = t.client.exec(&["ip", "neigh", "show", "10.0.0.200"])?;
+            let n = String::from_utf8_lossy(&n.stdout).into_owned();
+            Ok(match n.contains(&mac) {
+                true => ControlFlow::Break(()),
+                false => ControlFlow::Continue(n),
+            })
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.io_stats()));
     t.client
         .exec(&["ping", "-c", "2", "-W", "2", "10.0.0.200"])
         .unwrap_or_else(|e| panic!("ping to an rvs-owned VIP: {e:#}\n{}", d.io_stats()));

@@ -5,9 +5,11 @@
 
 mod e2e;
 use e2e::*;
+use rvs_testnet::wait_for;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CHECK: &str = "TCP_CHECK {\n            connect_timeout 1\n            retry 1\n            delay_before_retry 1\n        }";
 
@@ -21,12 +23,15 @@ fn conf(extra_vs: &str, inhibit: bool) -> String {
     )
 }
 
-/// curl in a loop from the client; counts failures after `armed` is set.
+/// curl in a loop from the client; counts the failures of requests begun after `armed`
+/// is set.
 struct Load {
     stop: Arc<AtomicBool>,
     armed: Arc<AtomicBool>,
     failures: Arc<AtomicU64>,
     done: Arc<AtomicU64>,
+    /// Requests made, armed or not.
+    total: Arc<AtomicU64>,
     h: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -36,15 +41,21 @@ impl Load {
         let armed = Arc::new(AtomicBool::new(false));
         let failures = Arc::new(AtomicU64::new(0));
         let done = Arc::new(AtomicU64::new(0));
+        let total = Arc::new(AtomicU64::new(0));
         let (c, u) = (client.clone(), url.to_string());
         let (s, a, f, d) = (stop.clone(), armed.clone(), failures.clone(), done.clone());
+        let t = total.clone();
         let h = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
+                // Only requests begun after arming count: one in flight when the test
+                // arms may have been scheduled before the detection it waits for.
+                let armed = a.load(Ordering::Relaxed);
                 let ok = c
                     .run(&["curl", "-s", "--fail", "--max-time", "2", &u])
                     .map(|o| o.status.success())
                     .unwrap_or(false);
-                if a.load(Ordering::Relaxed) {
+                t.fetch_add(1, Ordering::Relaxed);
+                if armed {
                     d.fetch_add(1, Ordering::Relaxed);
                     if !ok {
                         f.fetch_add(1, Ordering::Relaxed);
@@ -57,8 +68,21 @@ impl Load {
             armed,
             failures,
             done,
+            total,
             h: Some(h),
         }
+    }
+
+    /// Waits until `n` more requests have been made (armed or not, whatever their outcome).
+    fn wait_requests(&self, n: u64, limit: Duration) {
+        let goal = self.total.load(Ordering::Relaxed) + n;
+        wait_for(&format!("{n} requests of the load"), limit, || {
+            Ok(match self.total.load(Ordering::Relaxed) {
+                t if t >= goal => ControlFlow::Break(()),
+                t => ControlFlow::Continue(format!("{t} of {goal}")),
+            })
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn arm(&self) {
@@ -96,7 +120,7 @@ fn failure_kinds(io: &str) {
         |l| l.contains("172.16.0.2:80") && l.contains("172.16.0.3:80"),
     );
     let load = Load::start(&t.client, "http://10.0.0.1/");
-    std::thread::sleep(Duration::from_millis(500));
+    load.wait_requests(1, Duration::from_secs(5));
 
     // 1. The web server dies.
     t.nginx[0].kill();
@@ -105,7 +129,7 @@ fn failure_kinds(io: &str) {
     });
     eprintln!("{io}: nginx killed, out in {took:?}");
     load.arm();
-    std::thread::sleep(Duration::from_secs(2));
+    load.wait_requests(30, Duration::from_secs(30));
     let (f, n) = (
         load.failures.load(Ordering::Relaxed),
         load.done.load(Ordering::Relaxed),
@@ -266,15 +290,13 @@ fn keepalived_inhibit_on_failure_sets_weight_zero() {
     });
     let got = answers(&t.client, "http://10.0.0.1/", 4);
     assert!(got.iter().all(|g| g == "rs2"), "{got:?}");
-    let t0 = Instant::now();
-    while !flag.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(3),
-            "notify_down did not run: {}",
-            d.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("notify_down", Duration::from_secs(3), || {
+        Ok(match flag.exists() {
+            true => ControlFlow::Break(()),
+            false => ControlFlow::Continue(d.log()),
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     let o = std::process::Command::new(RVSADM)
         .arg("--check-status")
         .env("RVS_SOCKET", &d.socket)
@@ -320,9 +342,12 @@ fn reload(io: &str) {
         ])
         .unwrap();
     let before = d.ipvsadm("-S -n");
-    for _ in 0..10 {
+    for i in 1..=10 {
+        // Pacing on purpose: spreads the reloads over wrk's 6 s. Each reload is awaited,
+        // so no two SIGHUPs merge into one.
         std::thread::sleep(Duration::from_millis(400));
         d.hup();
+        d.wait_log("configuration reloaded", i, Duration::from_secs(5));
     }
     let st = wrk.wait(Duration::from_secs(20)).unwrap();
     assert!(st.success(), "wrk: {}", wrk.log());
@@ -338,7 +363,7 @@ fn reload(io: &str) {
         "{}",
         slow.log()
     );
-    assert_eq!(std::fs::metadata(&out).unwrap().len(), 1024 * 1024);
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), SLOW_LEN);
     assert_eq!(
         d.ipvsadm("-S -n"),
         before,
@@ -351,45 +376,57 @@ fn reload(io: &str) {
         d.log()
     );
 
-    // A changed weight is edited in place; a removed real server is drained.
+    // A changed weight is edited in place.
+    let changed = conf("", false).replace(
+        "172.16.0.3 80 {\n        weight 1",
+        "172.16.0.3 80 {\n        weight 3",
+    );
+    std::fs::write(&path, &changed).unwrap();
+    d.hup();
+    d.wait_list("-Ln", Duration::from_secs(5), "weight edited", |l| {
+        l.contains("172.16.0.3:80                Masq    3")
+    });
+
+    // A removed real server is drained: the one a running download is on (its client
+    // port pinned, to find its conn).
     let mut slow = t
         .client
         .spawn(&[
             "curl",
             "-sS",
             "--fail",
+            "--local-port",
+            "45000",
             "-o",
             out.to_str().unwrap(),
             "http://10.0.0.1/slow",
         ])
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let changed = conf("", false).replace(
-        "172.16.0.3 80 {\n        weight 1",
-        "172.16.0.3 80 {\n        weight 3",
-    );
-    std::fs::write(&path, changed).unwrap();
-    d.hup();
-    d.wait_list("-Ln", Duration::from_secs(5), "weight edited", |l| {
-        l.contains("172.16.0.3:80                Masq    3")
+    let held = d.wait_conn("the download's conn", Duration::from_secs(5), |c| {
+        c.state == "ESTABLISHED" && c.client == "10.0.0.2:45000"
     });
-    let without_rs1: String = {
-        let c = conf("", false);
-        let start = c.find("    real_server 172.16.0.2").unwrap();
-        let end = c[start..].find("\n    }\n").unwrap() + start + 7;
-        format!("{}{}", &c[..start], &c[end..])
+    let gone = held.dest.trim_end_matches(":80");
+    let without_gone: String = {
+        let start = changed.find(&format!("    real_server {gone} 80")).unwrap();
+        let end = changed[start..].find("\n    }\n").unwrap() + start + 7;
+        format!("{}{}", &changed[..start], &changed[end..])
     };
-    std::fs::write(&path, without_rs1).unwrap();
+    std::fs::write(&path, without_gone).unwrap();
     d.hup();
     d.wait_list("-Ln", Duration::from_secs(5), "real server removed", |l| {
-        !l.contains("172.16.0.2:80")
+        !l.contains(&held.dest)
     });
+    assert!(
+        slow.try_wait().unwrap().is_none(),
+        "the download ended before {gone} was removed: nothing was drained\n{}",
+        slow.log()
+    );
     assert!(
         slow.wait(Duration::from_secs(20)).unwrap().success(),
         "drained download: {}",
         slow.log()
     );
-    assert_eq!(std::fs::metadata(&out).unwrap().len(), 1024 * 1024);
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), SLOW_LEN);
 }
 
 #[test]
@@ -461,10 +498,10 @@ fn broken_configs_name_file_and_line_and_change_nothing() {
         l.contains("172.16.0.2:80") && l.contains("172.16.0.3:80")
     });
     let before = d.ipvsadm("-S -n");
-    for (what, text, _) in &cases {
+    for (i, (what, text, _)) in cases.iter().enumerate() {
         std::fs::write(&good, text).unwrap();
         d.hup();
-        std::thread::sleep(Duration::from_millis(300));
+        d.wait_log("reload refused", i + 1, Duration::from_secs(5));
         assert_eq!(d.ipvsadm("-S -n"), before, "{what}: the table changed");
     }
     assert!(
@@ -506,9 +543,11 @@ fn keepalived_restart_keeps_downloads() {
             "http://10.0.0.1/slow",
         ])
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    d.wait_conn("the download's conn", Duration::from_secs(5), |c| {
+        c.state == "ESTABLISHED" && c.virt == "10.0.0.1:80"
+    });
+    wait_part_way(&out, SLOW_LEN, &mut slow);
     d.kill();
-    std::thread::sleep(Duration::from_millis(300));
     d.spawn();
     assert!(
         slow.wait(Duration::from_secs(30)).unwrap().success(),
@@ -516,7 +555,7 @@ fn keepalived_restart_keeps_downloads() {
         slow.log(),
         d.log()
     );
-    assert_eq!(std::fs::metadata(&out).unwrap().len(), 1024 * 1024);
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), SLOW_LEN);
     d.wait_list("-Ln", Duration::from_secs(5), "pool rebuilt", |l| {
         l.contains("172.16.0.2:80") && l.contains("172.16.0.3:80")
     });

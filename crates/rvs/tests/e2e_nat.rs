@@ -107,7 +107,13 @@ fn nat(io: &str) {
                 "http://10.0.0.1/slow",
             ])
             .unwrap();
-        std::thread::sleep(Duration::from_millis(1000));
+        // The edit lands in the middle of the load: while that server has conns open.
+        let target = edit.split_whitespace().nth(4).unwrap();
+        d.wait_conn(
+            &format!("{step}: load on {target}"),
+            Duration::from_secs(5),
+            |c| c.state == "ESTABLISHED" && c.dest == target,
+        );
         d.ipvsadm(edit);
         let st = load.wait(Duration::from_secs(30)).unwrap();
         let report = rvs_testnet::parse_ab(&load.stdout()).unwrap();

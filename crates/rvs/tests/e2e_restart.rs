@@ -1,5 +1,5 @@
 //! Restarts lose nothing: a download through the director continues across `kill -9` of
-//! rvsd and a restart within 2 s (the conn table lives in shared memory; the XDP program,
+//! rvsd and a restart (the conn table lives in shared memory; the XDP program,
 //! or the nftables table under AF_PACKET, stays in place and keeps the kernel from
 //! answering the orphaned traffic with RSTs meanwhile).
 
@@ -30,9 +30,12 @@ fn download_survives_kill_9(io: &str) {
             "http://10.0.0.1/slow",
         ])
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    let conns_before = d.ipvsadm("-Lnc");
-    assert!(conns_before.contains("ESTABLISHED"), "{conns_before}");
+    // Kill only once the download's conn is in the table and its body part-way: a download
+    // that finished first, or never got a conn, would pass without testing adoption.
+    let conn = d.wait_conn("the download's conn", Duration::from_secs(5), |c| {
+        c.state == "ESTABLISHED" && c.virt == "10.0.0.1:80"
+    });
+    wait_part_way(&out, SLOW_LEN, &mut curl);
     d.kill();
     let killed = Instant::now();
     // While rvsd is down, service traffic is dropped, not answered by the director's
@@ -47,10 +50,15 @@ fn download_survives_kill_9(io: &str) {
         "a new connection while rvsd is down must time out (28), not be refused (7)"
     );
     d.spawn();
-    let restarted = killed.elapsed();
+    // A figure for the log, not a test: the download only needs TCP's retransmissions to
+    // outlast the gap.
+    eprintln!("{io}: rvsd down for {:?}", killed.elapsed());
     assert!(
-        restarted < Duration::from_secs(2),
-        "restart took {restarted:?}"
+        conns(&d.ipvsadm("-Lnc"))
+            .iter()
+            .any(|c| c.client == conn.client && c.dest == conn.dest),
+        "the restarted rvsd does not list the download's conn {conn:?}\n{}",
+        d.log()
     );
     let st = curl.wait(Duration::from_secs(30)).unwrap();
     assert!(
@@ -61,7 +69,7 @@ fn download_survives_kill_9(io: &str) {
         d.io_stats()
     );
     let got = std::fs::metadata(&out).unwrap().len();
-    assert_eq!(got, 1024 * 1024, "{}", curl.log());
+    assert_eq!(got, SLOW_LEN, "{}", curl.log());
     assert!(
         d.log().contains("adopted the connections"),
         "the new rvsd did not adopt: {}",

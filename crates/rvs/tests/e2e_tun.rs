@@ -4,7 +4,8 @@
 
 mod e2e;
 use e2e::*;
-use rvs_testnet::Proc;
+use rvs_testnet::{wait_for, Proc};
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 fn decap_bin() -> String {
@@ -35,22 +36,18 @@ fn tun(io: &str) {
                     ])
                     .unwrap();
                 // The agent is ready once its TUN device is up.
-                let deadline = std::time::Instant::now() + Duration::from_secs(5);
-                loop {
-                    let o = r.run(&["ip", "link", "show", "rvsdecap0"]).unwrap();
-                    if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("UP") {
-                        break;
+                wait_for("rvs-decap's TUN device up", Duration::from_secs(5), || {
+                    let o = r.run(&["ip", "link", "show", "rvsdecap0"])?;
+                    let link = String::from_utf8_lossy(&o.stdout).into_owned();
+                    if o.status.success() && link.contains("UP") {
+                        return Ok(ControlFlow::Break(()));
                     }
-                    if let Ok(Some(st)) = p.try_wait() {
+                    if let Some(st) = p.try_wait()? {
                         panic!("rvs-decap exited {st}: {}", p.log());
                     }
-                    assert!(
-                        std::time::Instant::now() < deadline,
-                        "rvs-decap not up: {}",
-                        p.log()
-                    );
-                    std::thread::sleep(Duration::from_millis(50));
-                }
+                    Ok(ControlFlow::Continue(p.log()))
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
                 p
             })
             .collect();

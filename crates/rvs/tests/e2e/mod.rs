@@ -8,13 +8,17 @@
 
 #![allow(dead_code)]
 
-use rvs_testnet::{Lab, Ns, Proc, VethOpts};
-use std::path::PathBuf;
+use rvs_testnet::{wait_for, Lab, Ns, Proc, Signal, VethOpts};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 pub const RVSD: &str = env!("CARGO_BIN_EXE_rvsd");
 pub const RVSADM: &str = env!("CARGO_BIN_EXE_rvsadm");
+
+/// The size of what nginx serves at `/slow` (at 400 KiB/s).
+pub const SLOW_LEN: u64 = rvs_testnet::SLOW_FILE_LEN as u64;
 
 /// Both data paths, for tests that take the mode as a parameter.
 pub const MODES: [&str; 2] = ["afxdp", "afpacket"];
@@ -91,17 +95,15 @@ impl Director {
         // Ready means serving: the socket appears earlier (a second rvsd is refused before
         // any interface is touched), the data path comes up after it.
         if let Err(e) = p.wait_output("rvsd ready", Duration::from_secs(10)) {
-            panic!("rvsd not ready: {e:#}\n{}", p.log());
+            panic!("rvsd not ready: {e}");
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "rvsd socket missing:\n{}",
-                p.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for("rvsd socket", Duration::from_secs(10), || {
+            Ok(match self.socket.exists() {
+                true => ControlFlow::Break(()),
+                false => ControlFlow::Continue(p.log()),
+            })
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
         self.proc = Some(p);
     }
 
@@ -136,10 +138,8 @@ impl Director {
 
     /// SIGHUP: reload --config.
     pub fn hup(&self) {
-        if let Some(p) = &self.proc {
-            // SAFETY: kill(2) on our child's pid.
-            unsafe { libc::kill(p.pid() as i32, libc::SIGHUP) };
-        }
+        let p = self.proc.as_ref().expect("rvsd running");
+        p.signal(Signal::HUP).unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Poll `ipvsadm ARGS` until `pred` holds; returns how long it took.
@@ -151,18 +151,43 @@ impl Director {
         pred: impl Fn(&str) -> bool,
     ) -> Duration {
         let t0 = Instant::now();
-        loop {
+        wait_for(what, limit, || {
             let l = self.ipvsadm(args);
-            if pred(&l) {
-                return t0.elapsed();
-            }
-            assert!(
-                t0.elapsed() < limit,
-                "{what}: not within {limit:?}:\n{l}\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            Ok(match pred(&l) {
+                true => ControlFlow::Break(()),
+                false => ControlFlow::Continue(l),
+            })
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", self.log()));
+        t0.elapsed()
+    }
+
+    /// Poll `ipvsadm -Lnc` until it lists a conn that `pred` accepts; returns that conn.
+    pub fn wait_conn(&self, what: &str, limit: Duration, pred: impl Fn(&Conn) -> bool) -> Conn {
+        wait_for(what, limit, || {
+            let l = self.ipvsadm("-Lnc");
+            Ok(match conns(&l).into_iter().find(&pred) {
+                Some(c) => ControlFlow::Break(c),
+                None => ControlFlow::Continue(l),
+            })
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", self.log()))
+    }
+
+    /// Waits until rvsd has logged `needle` at least `n` times (the n-th reload, say).
+    pub fn wait_log(&self, needle: &str, n: usize, limit: Duration) {
+        wait_for(
+            &format!("rvsd logging {needle:?} {n} time(s)"),
+            limit,
+            || {
+                let log = self.log();
+                Ok(match log.matches(needle).count() >= n {
+                    true => ControlFlow::Break(()),
+                    false => ControlFlow::Continue(log),
+                })
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 
     pub fn log(&self) -> String {
@@ -202,6 +227,52 @@ impl Drop for Director {
             .arg(&self.bpffs)
             .status();
     }
+}
+
+/// One line of `ipvsadm -Lnc`: `TCP 14:59  ESTABLISHED caddr:cport vaddr:vport daddr:dport`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conn {
+    pub proto: String,
+    pub state: String,
+    pub client: String,
+    pub virt: String,
+    pub dest: String,
+}
+
+/// The conns of an `ipvsadm -Lnc` listing (its two header lines are skipped).
+pub fn conns(listing: &str) -> Vec<Conn> {
+    listing
+        .lines()
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [proto, _expire, state, client, virt, dest] if proto != "pro" => Some(Conn {
+                proto: proto.into(),
+                state: state.into(),
+                client: client.into(),
+                virt: virt.into(),
+                dest: dest.into(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits until the download `curl` writes to `out` has begun but not finished (`len` is
+/// its full size): the moment to break something that it must survive.
+pub fn wait_part_way(out: &Path, len: u64, curl: &mut Proc) {
+    wait_for("download part-way", Duration::from_secs(10), || {
+        let got = rvs_testnet::file_len(out);
+        if got > 0 && got < len {
+            return Ok(ControlFlow::Break(()));
+        }
+        if let Some(st) = curl.try_wait()? {
+            panic!(
+                "the download ended ({st}) before it was caught part-way: {got} of {len} bytes\n{}",
+                curl.log()
+            );
+        }
+        Ok(ControlFlow::Continue(format!("{got} of {len} bytes")))
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Seed 001 (LVS/NAT), private addresses: the client 10.0.0.2 and the director 10.0.0.1
