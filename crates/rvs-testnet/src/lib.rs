@@ -24,7 +24,9 @@
 //! whose owner is dead, so a crashed run cleans up after itself without ever touching the
 //! namespaces of a test that runs concurrently in another thread or process.
 //!
-//! Workspace binaries (`rvs-udp`, `rvsd`, …) are found with [`workspace_bin`].
+//! Workspace binaries (`rvs-udp`, `rvsd`, …) are found with [`workspace_bin`]. The
+//! seeds' topologies (LVS/NAT, LVS/DR), as the e2e tests and the e2e bench use them, are
+//! in [`topo`].
 //!
 //! Tests wait for state, never for time: [`wait_for`] polls an observable state (a
 //! listing, a log line, a file) until it holds or a deadline passes.
@@ -32,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod topo;
 
 pub use error::{Error, Result};
 pub use rustix::process::Signal;

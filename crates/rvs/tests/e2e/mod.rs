@@ -1,14 +1,10 @@
 //! Shared pieces of the end-to-end tests: a real rvsd serving veths in a director
 //! namespace, configured with the real `ipvsadm` (rvsadm under that name), and the seed
-//! topologies translated to private addresses. Each test runs under both I/O modes.
-//!
-//! Checksums: the client and real-server veths get `ethtool -K tx off`, so the frames a
-//! local TCP stack sends carry complete checksums; rvs updates checksums incrementally and
-//! does not complete partial ones (real NICs deliver complete checksums).
+//! topologies (from `rvs_testnet::topo`). Each test runs under both I/O modes.
 
 #![allow(dead_code)]
 
-use rvs_testnet::{wait_for, Lab, Ns, Proc, Signal, VethOpts};
+use rvs_testnet::{wait_for, Lab, Ns, Proc, Signal};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -275,75 +271,22 @@ pub fn wait_part_way(out: &Path, len: u64, curl: &mut Proc) {
     .unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// Seed 001 (LVS/NAT), private addresses: the client 10.0.0.2 and the director 10.0.0.1
-/// on the outside (the VIP is the director's own address, as in the seed), the director
-/// 172.16.0.1 and real servers 172.16.0.2.. on the inside (a bridge), whose default
-/// gateway is the director. Real servers run nginx answering their name.
-pub struct NatLab {
-    pub lab: Lab,
-    pub client: Ns,
-    pub dir: Ns,
-    pub rs: Vec<Ns>,
-    pub nginx: Vec<Proc>,
-}
+/// The seeds' topologies, built by rvs-testnet: the fields are `lab`, `client`, `dir`
+/// (the director), `rs` and `nginx`.
+pub type NatLab = rvs_testnet::topo::Topo;
 
+/// Seed 001 (LVS/NAT), IPv4 and IPv6 (see [`rvs_testnet::topo::nat`]); nginx answers on
+/// ports 80 and 8000, and on [::]:80.
 pub fn nat_lab(tag: &str, n_rs: usize) -> NatLab {
-    let lab = Lab::new(tag).expect("lab (the e2e tests need root)");
-    let client = lab.ns("cl").unwrap();
-    let dir = lab.ns("dir").unwrap();
-    let sw = lab.ns("sw").unwrap();
-    lab.veth((&client, "eth0"), (&dir, "eth0"), VethOpts::default())
-        .unwrap();
-    lab.veth((&dir, "eth1"), (&sw, "p0"), VethOpts::default())
-        .unwrap();
-    client.addr("eth0", "10.0.0.2/24").unwrap();
-    client.addr("eth0", "fd00::2/64").unwrap();
-    client.tx_off("eth0").unwrap();
-    dir.addr("eth0", "10.0.0.1/24").unwrap();
-    dir.addr("eth0", "fd00::1/64").unwrap();
-    dir.addr("eth1", "172.16.0.1/24").unwrap();
-    dir.addr("eth1", "fd16::1/64").unwrap();
-    // The negative control: the director's kernel forwards nothing by itself.
-    dir.sysctl("net.ipv4.ip_forward", "0").unwrap();
-    dir.sysctl("net.ipv6.conf.all.forwarding", "0").unwrap();
-    let mut ports = vec!["p0".to_string()];
-    let mut rs = Vec::new();
-    let mut nginx = Vec::new();
-    for i in 0..n_rs {
-        let name = format!("rs{}", i + 1);
-        let r = lab.ns(&name).unwrap();
-        let p = format!("p{}", i + 1);
-        lab.veth((&r, "eth0"), (&sw, &p), VethOpts::default())
-            .unwrap();
-        ports.push(p);
-        r.addr("eth0", &format!("172.16.0.{}/24", i + 2)).unwrap();
-        r.addr("eth0", &format!("fd16::{}/64", i + 2)).unwrap();
-        r.route("default via 172.16.0.1").unwrap();
-        r.ip(&["-6", "route", "add", "default", "via", "fd16::1"])
-            .unwrap();
-        r.tx_off("eth0").unwrap();
-        nginx.push(
-            r.nginx(
-                &[
-                    "0.0.0.0:80".parse().unwrap(),
-                    "0.0.0.0:8000".parse().unwrap(),
-                    "[::]:80".parse().unwrap(),
-                ],
-                &name,
-            )
-            .unwrap(),
-        );
-        rs.push(r);
-    }
-    let refs: Vec<&str> = ports.iter().map(String::as_str).collect();
-    lab.bridge(&sw, "br0", &refs).unwrap();
-    NatLab {
-        lab,
-        client,
-        dir,
-        rs,
-        nginx,
-    }
+    let opts = rvs_testnet::topo::NatOpts {
+        ipv6: true,
+        listen: ["0.0.0.0:80", "0.0.0.0:8000", "[::]:80"]
+            .map(|a| a.parse().unwrap())
+            .to_vec(),
+        ..rvs_testnet::topo::NatOpts::new(n_rs)
+    };
+    rvs_testnet::topo::nat(tag, &opts)
+        .unwrap_or_else(|e| panic!("lab (the e2e tests need root): {e}"))
 }
 
 /// Names of the real servers that answered `n` fresh requests.
@@ -422,65 +365,8 @@ pub fn big_download_matches(lab: &Lab, client: &Ns, url: &str) {
     );
 }
 
-/// Seeds 002 and 004 (LVS/DR): client, director and real servers on one L2 segment (a
-/// bridge), 10.0.0.0/24 and fd00::/64. The real servers hold the VIPs on `lo` and, as the
-/// seeds do, do not answer ARP for them (arp_ignore=1, arp_announce=2).
+/// Seeds 002 and 004 (LVS/DR), see [`rvs_testnet::topo::dr`].
 pub fn dr_lab(tag: &str, n_rs: usize, vips: &[&str]) -> NatLab {
-    let lab = Lab::new(tag).expect("lab (the e2e tests need root)");
-    let client = lab.ns("cl").unwrap();
-    let dir = lab.ns("dir").unwrap();
-    let sw = lab.ns("sw").unwrap();
-    lab.veth((&client, "eth0"), (&sw, "p0"), VethOpts::default())
-        .unwrap();
-    lab.veth((&dir, "eth0"), (&sw, "pd"), VethOpts::default())
-        .unwrap();
-    client.addr("eth0", "10.0.0.2/24").unwrap();
-    client.addr("eth0", "fd00::2/64").unwrap();
-    client.tx_off("eth0").unwrap();
-    dir.addr("eth0", "10.0.0.1/24").unwrap();
-    dir.addr("eth0", "fd00::1/64").unwrap();
-    dir.sysctl("net.ipv4.ip_forward", "0").unwrap();
-    let mut ports = vec!["p0".to_string(), "pd".to_string()];
-    let mut rs = Vec::new();
-    let mut nginx = Vec::new();
-    for i in 0..n_rs {
-        let name = format!("rs{}", i + 1);
-        let r = lab.ns(&name).unwrap();
-        let p = format!("p{}", i + 1);
-        lab.veth((&r, "eth0"), (&sw, &p), VethOpts::default())
-            .unwrap();
-        ports.push(p);
-        r.addr("eth0", &format!("10.0.0.{}/24", i + 11)).unwrap();
-        r.addr("eth0", &format!("fd00::{}/64", i + 11)).unwrap();
-        for (k, v) in [
-            ("net.ipv4.conf.all.arp_ignore", "1"),
-            ("net.ipv4.conf.all.arp_announce", "2"),
-            ("net.ipv4.conf.lo.arp_ignore", "1"),
-            ("net.ipv4.conf.lo.arp_announce", "2"),
-        ] {
-            r.sysctl(k, v).unwrap();
-        }
-        for vip in vips {
-            let plen = if vip.contains(':') { 128 } else { 32 };
-            r.addr("lo", &format!("{vip}/{plen}")).unwrap();
-        }
-        r.tx_off("eth0").unwrap();
-        nginx.push(
-            r.nginx(
-                &["0.0.0.0:80".parse().unwrap(), "[::]:80".parse().unwrap()],
-                &name,
-            )
-            .unwrap(),
-        );
-        rs.push(r);
-    }
-    let refs: Vec<&str> = ports.iter().map(String::as_str).collect();
-    lab.bridge(&sw, "br0", &refs).unwrap();
-    NatLab {
-        lab,
-        client,
-        dir,
-        rs,
-        nginx,
-    }
+    rvs_testnet::topo::dr(tag, n_rs, vips)
+        .unwrap_or_else(|e| panic!("lab (the e2e tests need root): {e}"))
 }
