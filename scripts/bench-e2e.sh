@@ -2,7 +2,8 @@
 # `make bench-e2e`: rvs (AF_XDP, AF_PACKET) side by side with nftables DNAT, HAProxy and
 # the direct path, in one network-namespace topology. Needs root. Arguments go to the
 # bench binary (--duration SECS, --only afxdp,afpacket,nft,haproxy,direct, --rounds N,
-# --json PATH).
+# --json PATH; --help). A quick check of the bench itself, not a measurement:
+# --duration 1 --rounds 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

@@ -19,17 +19,29 @@
 //! the client and servers compete with the director anyway, so every contender is divided
 //! by the same thing: the machine's busy CPU time from /proc/stat over the measurement.
 //! rvsd's and HAProxy's own utime+stime are reported alongside.
+//!
+//! The topology is rvs-testnet's LVS/NAT one (`rvs_testnet::topo::nat`), the e2e tests'.
 
-use std::fmt::Write as _;
+#![forbid(unsafe_code)]
+
+mod cpu;
+mod report;
+
+use std::ops::ControlFlow;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use rvs_testnet::{parse_wrk, Lab, Ns, Proc, VethOpts};
+use clap::Parser;
+use rvs_testnet::topo::{self, NatOpts, Topo};
+use rvs_testnet::{parse_wrk, wait_for, Ns, Proc};
 use serde_json::{json, Value};
 
-const VIP: &str = "10.0.0.1";
+use cpu::{background_busy, CpuWindow};
+use report::{best, report, Best, HttpFig, RunFig, UdpFig};
+
+const VIP: &str = topo::DIRECTOR;
 const RS_ADDRS: [&str; 2] = ["172.16.0.2", "172.16.0.3"];
 const UDP_PORT: u16 = 9000;
 /// Enough flows that rr/numgen spreads them over both real servers, few enough that each
@@ -39,7 +51,7 @@ const UDP_SOURCES: usize = 16;
 const UDP_SIZE: usize = 18;
 const WRK_CONNS: u32 = 50;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 enum Contender {
     Afxdp,
     Afpacket,
@@ -49,14 +61,6 @@ enum Contender {
 }
 
 impl Contender {
-    const ALL: [Contender; 5] = [
-        Contender::Afxdp,
-        Contender::Afpacket,
-        Contender::Nft,
-        Contender::Haproxy,
-        Contender::Direct,
-    ];
-
     fn key(self) -> &'static str {
         match self {
             Contender::Afxdp => "afxdp",
@@ -77,15 +81,6 @@ impl Contender {
         }
     }
 
-    fn parse(s: &str) -> Result<Contender> {
-        Contender::ALL
-            .into_iter()
-            .find(|c| c.key() == s)
-            .ok_or_else(|| {
-                anyhow!("unknown contender {s:?}; known: afxdp, afpacket, nft, haproxy, direct")
-            })
-    }
-
     fn http_url(self) -> String {
         match self {
             Contender::Direct => format!("http://{}/", RS_ADDRS[0]),
@@ -102,71 +97,29 @@ impl Contender {
     }
 }
 
+/// Runs HTTP keep-alive, HTTP new-connection and small-packet UDP workloads through each
+/// contender in one netns topology and prints a side-by-side table. Needs root.
+///
+/// Binaries (rvsd, rvsadm, rvs-udp) are taken from $RVS_BIN_DIR, else from the directory
+/// of this executable (target/release when run by scripts/bench-e2e.sh).
+#[derive(Parser, Debug)]
+#[command(name = "rvs-bench-e2e")]
 struct Opts {
+    /// Seconds per workload.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
     duration: u64,
+    /// The contenders, in this order (reversed every other round).
+    #[arg(long, value_enum, value_delimiter = ',', num_args = 1..,
+          default_value = "afxdp,afpacket,nft,haproxy,direct")]
     only: Vec<Contender>,
-    json: Option<PathBuf>,
+    /// Rounds, in alternating order; each workload keeps its best round.
+    #[arg(long, value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
-}
-
-const USAGE: &str =
-    "usage: rvs-bench-e2e [--duration SECS] [--only afxdp,afpacket,nft,haproxy,direct] \
-[--rounds N] [--json PATH]
-
-Runs HTTP keep-alive, HTTP new-connection and small-packet UDP workloads through each
-contender in one netns topology and prints a side-by-side table. Needs root.
-Binaries (rvsd, rvsadm, rvs-udp) are taken from $RVS_BIN_DIR, else from the directory of
-this executable (target/release when run by scripts/bench-e2e.sh).";
-
-fn parse_opts() -> Result<Opts> {
-    let mut o = Opts {
-        duration: 10,
-        only: Contender::ALL.to_vec(),
-        json: None,
-        rounds: 2,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .ok_or_else(|| anyhow!("{name} needs a value\n{USAGE}"))
-        };
-        match a.as_str() {
-            "--duration" => {
-                o.duration = value("--duration")?
-                    .parse()
-                    .context("--duration: seconds as a whole number")?;
-                if o.duration == 0 {
-                    bail!("--duration must be at least 1");
-                }
-            }
-            "--only" => {
-                o.only = value("--only")?
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(Contender::parse)
-                    .collect::<Result<_>>()?;
-                if o.only.is_empty() {
-                    bail!("--only needs at least one contender");
-                }
-            }
-            "--rounds" => {
-                o.rounds = value("--rounds")?
-                    .parse()
-                    .context("--rounds: a whole number")?;
-                if o.rounds == 0 {
-                    bail!("--rounds must be at least 1");
-                }
-            }
-            "--json" => o.json = Some(PathBuf::from(value("--json")?)),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            _ => bail!("unknown argument {a:?}\n{USAGE}"),
-        }
-    }
-    Ok(o)
+    /// Also write every figure as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
 }
 
 /// The workspace binaries the bench runs. Resolved here rather than with
@@ -207,64 +160,19 @@ impl Bins {
     }
 }
 
-struct Topo {
-    lab: Lab,
-    client: Ns,
-    dir: Ns,
-    rs: Vec<Ns>,
-    _nginx: Vec<Proc>,
-}
-
 fn path_str(p: &Path) -> Result<&str> {
     p.to_str()
         .ok_or_else(|| anyhow!("path {} is not UTF-8", p.display()))
 }
 
 fn build_topo() -> Result<Topo> {
-    let lab = Lab::new("bench").context("creating the lab (the bench needs root)")?;
-    let client = lab.ns("cl")?;
-    let dir = lab.ns("dir")?;
-    let sw = lab.ns("sw")?;
-    lab.veth((&client, "eth0"), (&dir, "eth0"), VethOpts::default())?;
-    lab.veth((&dir, "eth1"), (&sw, "p0"), VethOpts::default())?;
-    client.addr("eth0", "10.0.0.2/24")?;
-    client.route(&format!("172.16.0.0/24 via {VIP}"))?;
-    client.tx_off("eth0")?;
-    // wrk's new-connection run opens tens of thousands of connections; a wide port range
-    // keeps it from waiting on ports still held by the previous contender's conns.
-    client.sysctl("net.ipv4.ip_local_port_range", "1024 65535")?;
-    dir.addr("eth0", &format!("{VIP}/24"))?;
-    dir.addr("eth1", "172.16.0.1/24")?;
-    dir.sysctl("net.ipv4.ip_local_port_range", "1024 65535")?;
-    dir.sysctl("net.ipv4.ip_forward", "0")?;
-    let mut ports = vec!["p0".to_string()];
-    let mut rs = Vec::new();
-    let mut nginx = Vec::new();
-    for (i, addr) in RS_ADDRS.iter().enumerate() {
-        let name = format!("rs{}", i + 1);
-        let r = lab.ns(&name)?;
-        let p = format!("p{}", i + 1);
-        lab.veth((&r, "eth0"), (&sw, &p), VethOpts::default())?;
-        ports.push(p);
-        r.addr("eth0", &format!("{addr}/24"))?;
-        r.route("default via 172.16.0.1")?;
-        r.tx_off("eth0")?;
-        let listen = "0.0.0.0:80".parse().context("listen address")?;
-        nginx.push(
-            r.nginx(&[listen], &name)
-                .with_context(|| format!("nginx in {name}"))?,
-        );
-        rs.push(r);
-    }
-    let refs: Vec<&str> = ports.iter().map(String::as_str).collect();
-    lab.bridge(&sw, "br0", &refs)?;
-    Ok(Topo {
-        lab,
-        client,
-        dir,
-        rs,
-        _nginx: nginx,
-    })
+    let opts = NatOpts {
+        // The direct path: the client reaches rs1's own address through the director.
+        client_routes_inside: true,
+        wide_port_range: true,
+        ..NatOpts::new(RS_ADDRS.len())
+    };
+    topo::nat("bench", &opts).context("building the topology (the bench needs root)")
 }
 
 /// Whatever runs the load balancing for one contender; dropped (or `stop`ped) to tear down.
@@ -322,18 +230,51 @@ fn haproxy_cfg(dir: &Path) -> String {
     )
 }
 
-fn wait_socket(p: &mut Proc, socket: &Path, what: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !socket.exists() {
-        if let Some(st) = p.try_wait()? {
-            bail!("{what} exited ({st}) before serving:\n{}", p.log());
-        }
-        if Instant::now() >= deadline {
-            bail!("{what} not ready in 10 s:\n{}", p.log());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// rvsd serves once it says so (its data path comes up after its control socket).
+fn wait_rvsd(p: &mut Proc, socket: &Path) -> Result<()> {
+    p.wait_output("rvsd ready", Duration::from_secs(10))?;
+    wait_for("rvsd's control socket", Duration::from_secs(10), || {
+        Ok(match socket.exists() {
+            true => ControlFlow::Break(()),
+            false => ControlFlow::Continue(p.log()),
+        })
+    })?;
     Ok(())
+}
+
+/// What the UDP sinks' namespaces show: datagrams their UDP layer took in (read or
+/// dropped for a full buffer), and what still waits in the sinks' sockets.
+fn udp_backlog(rs: &[Ns]) -> rvs_testnet::Result<(u64, u64)> {
+    let (mut taken, mut queued) = (0, 0);
+    for r in rs {
+        let snmp =
+            String::from_utf8_lossy(&r.exec(&["cat", "/proc/net/snmp"])?.stdout).into_owned();
+        let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+        let (names, values) = (udp.next(), udp.next());
+        let field = |name: &str| -> Option<u64> {
+            let i = names?.split_whitespace().position(|n| n == name)?;
+            values?.split_whitespace().nth(i)?.parse().ok()
+        };
+        taken += field("InDatagrams")
+            .zip(field("RcvbufErrors"))
+            .map(|(a, b)| a + b)
+            .ok_or_else(|| rvs_testnet::Error::Parse {
+                tool: "/proc/net/snmp",
+                why: format!("no UDP counters in {}", r.name()),
+                text: snmp.clone(),
+            })?;
+        let sport = format!("sport = :{UDP_PORT}");
+        let ss = r.exec(&["ss", "-H", "-u", "-l", "-n", &sport])?;
+        // State Recv-Q Send-Q Local Peer
+        for line in String::from_utf8_lossy(&ss.stdout).lines() {
+            queued += line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|q| q.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Ok((taken, queued))
 }
 
 fn setup(t: &Topo, bins: &Bins, c: Contender) -> Result<Setup> {
@@ -360,7 +301,7 @@ fn setup(t: &Topo, bins: &Bins, c: Contender) -> Result<Setup> {
                 path_str(&socket)?,
             ];
             let mut p = t.dir.spawn(&argv).context("spawning rvsd")?;
-            wait_socket(&mut p, &socket, "rvsd")?;
+            wait_rvsd(&mut p, &socket)?;
             s.proc = Some(p);
             s.socket = Some(socket.clone());
             let mut cmds = vec![
@@ -433,7 +374,8 @@ impl Setup {
             // its normal way to stop.
             let clean = st.success()
                 || (self.contender == Contender::Haproxy
-                    && (st.code() == Some(143) || st.signal() == Some(libc::SIGTERM)));
+                    && (st.code() == Some(143)
+                        || st.signal() == Some(rvs_testnet::Signal::TERM.as_raw())));
             if !clean {
                 eprintln!(
                     "warning: {} stopped with {st}\n{}",
@@ -467,183 +409,6 @@ impl Drop for Setup {
             let _ = p.stop();
         }
     }
-}
-
-/// Machine-wide busy and total CPU ticks (all CPUs) from /proc/stat.
-fn cpu_ticks() -> Result<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
-    let line = stat
-        .lines()
-        .find(|l| l.starts_with("cpu "))
-        .ok_or_else(|| anyhow!("/proc/stat has no cpu line"))?;
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(|x| x.parse().context("/proc/stat field"))
-        .collect::<Result<_>>()?;
-    if v.len() < 8 {
-        bail!("/proc/stat cpu line too short: {line}");
-    }
-    // user nice system idle iowait irq softirq steal; guest time is already in user.
-    let busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-    Ok((busy, busy + v[3] + v[4]))
-}
-
-fn clk_tck() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as f64
-    } else {
-        100.0
-    }
-}
-
-/// utime+stime of a process and all its threads, in ticks.
-fn proc_ticks(pid: u32) -> Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    let rest = stat
-        .rsplit_once(") ")
-        .ok_or_else(|| anyhow!("malformed /proc/{pid}/stat"))?
-        .1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let get = |i: usize| -> Result<u64> {
-        f.get(i)
-            .ok_or_else(|| anyhow!("/proc/{pid}/stat too short"))?
-            .parse::<u64>()
-            .context("/proc/PID/stat field")
-    };
-    // Fields 14 and 15 (utime, stime), counted from field 3 after the command name.
-    Ok(get(11)? + get(12)?)
-}
-
-/// CPU used during one measurement.
-struct CpuWindow {
-    busy0: u64,
-    total0: u64,
-    proc0: Option<u64>,
-    pid: Option<u32>,
-}
-
-struct CpuUse {
-    busy_s: f64,
-    busy_frac: f64,
-    proc_s: Option<f64>,
-}
-
-impl CpuWindow {
-    fn start(pid: Option<u32>) -> Result<CpuWindow> {
-        let (busy0, total0) = cpu_ticks()?;
-        let proc0 = pid.map(proc_ticks).transpose()?;
-        Ok(CpuWindow {
-            busy0,
-            total0,
-            proc0,
-            pid,
-        })
-    }
-
-    fn end(self) -> Result<CpuUse> {
-        let (busy1, total1) = cpu_ticks()?;
-        let hz = clk_tck();
-        let proc_s = match (self.pid, self.proc0) {
-            (Some(pid), Some(p0)) => Some(proc_ticks(pid)?.saturating_sub(p0) as f64 / hz),
-            _ => None,
-        };
-        let busy = busy1.saturating_sub(self.busy0);
-        let total = total1.saturating_sub(self.total0).max(1);
-        Ok(CpuUse {
-            busy_s: busy as f64 / hz,
-            busy_frac: busy as f64 / total as f64,
-            proc_s,
-        })
-    }
-}
-
-/// How busy the machine is with nothing of ours running: other builds on a shared VM
-/// show up here and explain noisy figures.
-fn background_busy() -> Result<f64> {
-    let w = CpuWindow::start(None)?;
-    std::thread::sleep(Duration::from_secs(1));
-    Ok(w.end()?.busy_frac)
-}
-
-#[derive(Clone, Debug)]
-struct HttpFig {
-    requests: u64,
-    rps: f64,
-    p50_us: f64,
-    p99_us: f64,
-    errors: u64,
-    non_2xx_3xx: u64,
-    busy_cpu_s: f64,
-    busy_frac: f64,
-    proc_cpu_s: Option<f64>,
-}
-
-impl HttpFig {
-    fn per_cpu_s(&self) -> f64 {
-        self.requests as f64 / self.busy_cpu_s.max(1e-9)
-    }
-
-    fn json(&self) -> Value {
-        json!({
-            "requests": self.requests, "requests_per_sec": self.rps,
-            "p50_us": self.p50_us, "p99_us": self.p99_us,
-            "socket_errors": self.errors, "non_2xx_3xx": self.non_2xx_3xx,
-            "busy_cpu_s": self.busy_cpu_s, "busy_cpu_fraction": self.busy_frac,
-            "requests_per_busy_cpu_s": self.per_cpu_s(), "lb_process_cpu_s": self.proc_cpu_s,
-        })
-    }
-}
-
-#[derive(Clone, Debug)]
-struct UdpFig {
-    sent: u64,
-    delivered: u64,
-    per_sink: Vec<u64>,
-    seconds: f64,
-    busy_cpu_s: f64,
-    busy_frac: f64,
-    proc_cpu_s: Option<f64>,
-}
-
-impl UdpFig {
-    fn sent_pps(&self) -> f64 {
-        self.sent as f64 / self.seconds
-    }
-    fn pps(&self) -> f64 {
-        self.delivered as f64 / self.seconds
-    }
-    fn loss(&self) -> f64 {
-        if self.sent == 0 {
-            0.0
-        } else {
-            1.0 - self.delivered as f64 / self.sent as f64
-        }
-    }
-    fn per_cpu_s(&self) -> f64 {
-        self.delivered as f64 / self.busy_cpu_s.max(1e-9)
-    }
-
-    fn json(&self) -> Value {
-        json!({
-            "sent": self.sent, "delivered": self.delivered, "per_sink": self.per_sink,
-            "seconds": self.seconds, "sent_pps": self.sent_pps(), "delivered_pps": self.pps(),
-            "loss": self.loss(), "busy_cpu_s": self.busy_cpu_s, "busy_cpu_fraction": self.busy_frac,
-            "packets_per_busy_cpu_s": self.per_cpu_s(), "lb_process_cpu_s": self.proc_cpu_s,
-        })
-    }
-}
-
-struct RunFig {
-    round: u32,
-    background: f64,
-    keepalive: HttpFig,
-    close: HttpFig,
-    udp: Option<UdpFig>,
-    io_stats: Option<String>,
 }
 
 /// Checks the path works before measuring it: a contender that silently fails would
@@ -769,8 +534,18 @@ fn run_udp(
         );
     }
     let sent = tx_packets(&t.client, "eth0")?.saturating_sub(sent0);
-    // Let queued datagrams reach the sinks before they count.
-    std::thread::sleep(Duration::from_millis(300));
+    // The sinks count once what is in flight has arrived and they have read it all: no
+    // datagram arriving between two looks, and none waiting in their sockets.
+    let mut last = udp_backlog(&t.rs)?.0;
+    wait_for("the UDP sinks drained", Duration::from_secs(10), || {
+        let (taken, queued) = udp_backlog(&t.rs)?;
+        let settled = taken == last && queued == 0;
+        last = taken;
+        Ok(match settled {
+            true => ControlFlow::Break(()),
+            false => ControlFlow::Continue(format!("{taken} taken in, {queued} queued")),
+        })
+    })?;
     let mut per_sink = Vec::new();
     for mut p in sinks {
         p.stop().context("stopping rvs-udp sink")?;
@@ -839,229 +614,8 @@ fn run_contender(t: &Topo, bins: &Bins, c: Contender, round: u32, duration: u64)
     Ok(r)
 }
 
-/// The better of the rounds, per workload: on a shared 2-core VM the worse round mostly
-/// measures whoever else was using the CPU.
-struct Best {
-    keepalive: HttpFig,
-    close: HttpFig,
-    udp: Option<UdpFig>,
-}
-
-fn best(runs: &[RunFig]) -> Option<Best> {
-    let pick = |f: &dyn Fn(&RunFig) -> HttpFig| -> Option<HttpFig> {
-        runs.iter().map(f).max_by(|a, b| a.rps.total_cmp(&b.rps))
-    };
-    Some(Best {
-        keepalive: pick(&|r| r.keepalive.clone())?,
-        close: pick(&|r| r.close.clone())?,
-        udp: runs
-            .iter()
-            .filter_map(|r| r.udp.clone())
-            .max_by(|a, b| a.pps().total_cmp(&b.pps())),
-    })
-}
-
-fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        "n/a".into()
-    } else if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
-fn fmt_ratio(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x.is_finite() => format!("{x:.2}x"),
-        _ => "n/a".into(),
-    }
-}
-
-fn fmt_signed(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x.is_finite() => format!("{x:+.0}"),
-        _ => "n/a".into(),
-    }
-}
-
-struct Table {
-    cols: Vec<String>,
-    rows: Vec<(String, Vec<String>)>,
-}
-
-impl Table {
-    fn row(&mut self, name: &str, cells: Vec<String>) {
-        self.rows.push((name.to_string(), cells));
-    }
-
-    fn render(&self) -> String {
-        // Section titles stand on their own line, so only labelled rows set the width.
-        let w0 = self
-            .rows
-            .iter()
-            .filter(|r| !r.1.is_empty())
-            .map(|r| r.0.len())
-            .max()
-            .unwrap_or(0);
-        let mut widths: Vec<usize> = self.cols.iter().map(String::len).collect();
-        for (_, cells) in &self.rows {
-            for (i, c) in cells.iter().enumerate() {
-                widths[i] = widths[i].max(c.len());
-            }
-        }
-        let mut out = String::new();
-        let _ = write!(out, "{:<w0$}", "");
-        for (c, w) in self.cols.iter().zip(&widths) {
-            let _ = write!(out, "  {c:>w$}");
-        }
-        out.push('\n');
-        for (name, cells) in &self.rows {
-            if cells.is_empty() {
-                let _ = writeln!(out, "{name}");
-                continue;
-            }
-            let _ = write!(out, "{name:<w0$}");
-            for (c, w) in cells.iter().zip(&widths) {
-                let _ = write!(out, "  {c:>w$}");
-            }
-            out.push('\n');
-        }
-        out
-    }
-}
-
-fn report(order: &[Contender], bests: &[(Contender, Best)]) -> Table {
-    let mut t = Table {
-        cols: order.iter().map(|c| c.label().to_string()).collect(),
-        rows: Vec::new(),
-    };
-    let get = |c: Contender| bests.iter().find(|(k, _)| *k == c).map(|(_, b)| b);
-    let direct = get(Contender::Direct);
-    let nft = get(Contender::Nft);
-    let ratio = |v: Option<f64>, base: Option<f64>| match (v, base) {
-        (Some(v), Some(b)) if b > 0.0 => Some(v / b),
-        _ => None,
-    };
-    let http_rows = |t: &mut Table, title: &str, sel: &dyn Fn(&Best) -> &HttpFig| {
-        t.row(title, Vec::new());
-        let col = |f: &dyn Fn(&HttpFig) -> String| -> Vec<String> {
-            order
-                .iter()
-                .map(|c| get(*c).map(|b| f(sel(b))).unwrap_or_else(|| "n/a".into()))
-                .collect()
-        };
-        t.row("  req/s", col(&|h| fmt_num(h.rps)));
-        t.row("  p50 us", col(&|h| fmt_num(h.p50_us)));
-        t.row("  p99 us", col(&|h| fmt_num(h.p99_us)));
-        let dp50 = direct.map(|d| sel(d).p50_us);
-        let dp99 = direct.map(|d| sel(d).p99_us);
-        t.row(
-            "  added p50 us vs direct",
-            col(&|h| fmt_signed(dp50.map(|d| h.p50_us - d))),
-        );
-        t.row(
-            "  added p99 us vs direct",
-            col(&|h| fmt_signed(dp99.map(|d| h.p99_us - d))),
-        );
-        let drps = direct.map(|d| sel(d).rps);
-        let nrps = nft.map(|n| sel(n).rps);
-        t.row(
-            "  req/s vs direct",
-            col(&|h| fmt_ratio(ratio(Some(h.rps), drps))),
-        );
-        t.row(
-            "  req/s vs nft",
-            col(&|h| fmt_ratio(ratio(Some(h.rps), nrps))),
-        );
-        t.row("  req per busy CPU-s", col(&|h| fmt_num(h.per_cpu_s())));
-        let dcpu = direct.map(|d| sel(d).per_cpu_s());
-        let ncpu = nft.map(|n| sel(n).per_cpu_s());
-        t.row(
-            "  per CPU-s vs direct",
-            col(&|h| fmt_ratio(ratio(Some(h.per_cpu_s()), dcpu))),
-        );
-        t.row(
-            "  per CPU-s vs nft",
-            col(&|h| fmt_ratio(ratio(Some(h.per_cpu_s()), ncpu))),
-        );
-        t.row(
-            "  machine busy %",
-            col(&|h| format!("{:.0}", h.busy_frac * 100.0)),
-        );
-        t.row(
-            "  LB process CPU-s",
-            col(&|h| h.proc_cpu_s.map(fmt_num).unwrap_or_else(|| "-".into())),
-        );
-        t.row("  socket errors", col(&|h| h.errors.to_string()));
-        t.row("  non-2xx/3xx", col(&|h| h.non_2xx_3xx.to_string()));
-    };
-    http_rows(
-        &mut t,
-        &format!("HTTP keep-alive (wrk -t1 -c{WRK_CONNS})"),
-        &|b: &Best| &b.keepalive,
-    );
-    http_rows(
-        &mut t,
-        &format!("HTTP new connection per request (wrk -t1 -c{WRK_CONNS} -H 'Connection: close')"),
-        &|b: &Best| &b.close,
-    );
-    t.row(
-        &format!("UDP flood, {UDP_SIZE}-byte payloads (60-byte frames), {UDP_SOURCES} source ports, no GSO"),
-        Vec::new(),
-    );
-    let ucol = |f: &dyn Fn(&UdpFig) -> String| -> Vec<String> {
-        order
-            .iter()
-            .map(|c| {
-                get(*c)
-                    .and_then(|b| b.udp.as_ref())
-                    .map(f)
-                    .unwrap_or_else(|| "n/a".into())
-            })
-            .collect()
-    };
-    let dpps = direct.and_then(|d| d.udp.as_ref()).map(UdpFig::pps);
-    let npps = nft.and_then(|n| n.udp.as_ref()).map(UdpFig::pps);
-    let dcpu = direct.and_then(|d| d.udp.as_ref()).map(UdpFig::per_cpu_s);
-    let ncpu = nft.and_then(|n| n.udp.as_ref()).map(UdpFig::per_cpu_s);
-    t.row("  sent pps", ucol(&|u| fmt_num(u.sent_pps())));
-    t.row("  delivered pps", ucol(&|u| fmt_num(u.pps())));
-    t.row("  loss %", ucol(&|u| format!("{:.1}", u.loss() * 100.0)));
-    t.row(
-        "  per sink",
-        ucol(&|u| format!("{:?}", u.per_sink).replace(' ', "")),
-    );
-    t.row(
-        "  delivered vs direct",
-        ucol(&|u| fmt_ratio(ratio(Some(u.pps()), dpps))),
-    );
-    t.row(
-        "  delivered vs nft",
-        ucol(&|u| fmt_ratio(ratio(Some(u.pps()), npps))),
-    );
-    t.row("  pkts per busy CPU-s", ucol(&|u| fmt_num(u.per_cpu_s())));
-    t.row(
-        "  per CPU-s vs direct",
-        ucol(&|u| fmt_ratio(ratio(Some(u.per_cpu_s()), dcpu))),
-    );
-    t.row(
-        "  per CPU-s vs nft",
-        ucol(&|u| fmt_ratio(ratio(Some(u.per_cpu_s()), ncpu))),
-    );
-    t.row(
-        "  machine busy %",
-        ucol(&|u| format!("{:.0}", u.busy_frac * 100.0)),
-    );
-    t.row(
-        "  LB process CPU-s",
-        ucol(&|u| u.proc_cpu_s.map(fmt_num).unwrap_or_else(|| "-".into())),
-    );
-    t
-}
-
 fn main() -> Result<()> {
-    let opts = parse_opts()?;
+    let opts = Opts::parse();
     let bins = Bins::find()?;
     let t0 = Instant::now();
     let load0 = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -1190,4 +744,52 @@ fn main() -> Result<()> {
     }
     drop(topo);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn contender_keys_are_their_command_line_names() {
+        for c in Contender::value_variants() {
+            assert_eq!(c.to_possible_value().unwrap().get_name(), c.key());
+        }
+    }
+
+    #[test]
+    fn real_servers_are_the_topologys() {
+        for (i, a) in RS_ADDRS.iter().enumerate() {
+            assert_eq!(*a, topo::nat_rs_addr(i));
+        }
+    }
+
+    #[test]
+    fn options_as_scripts_pass_them() {
+        let o = Opts::try_parse_from([
+            "rvs-bench-e2e",
+            "--duration",
+            "3",
+            "--only",
+            "nft,afxdp",
+            "--rounds",
+            "1",
+            "--json",
+            "/tmp/x.json",
+        ])
+        .unwrap();
+        assert_eq!(
+            (o.duration, o.only, o.rounds, o.json),
+            (
+                3,
+                vec![Contender::Nft, Contender::Afxdp],
+                1,
+                Some(PathBuf::from("/tmp/x.json"))
+            )
+        );
+        let d = Opts::try_parse_from(["rvs-bench-e2e"]).unwrap();
+        assert_eq!((d.duration, d.only.len(), d.rounds), (10, 5, 2));
+        assert!(Opts::try_parse_from(["rvs-bench-e2e", "--duration", "0"]).is_err());
+    }
 }
