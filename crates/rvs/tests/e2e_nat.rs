@@ -87,9 +87,17 @@ fn nat(io: &str) {
 
     // A real server quiesced (weight 0) and one removed (-d), each in the middle of load:
     // nothing fails, and no new connection reaches that server afterwards.
-    for (step, edit) in [
-        ("quiesce", "-e -t 10.0.0.1:80 -r 172.16.0.2:80 -m -w 0"),
-        ("remove", "-d -t 10.0.0.1:80 -r 172.16.0.3:80"),
+    for (step, target, edit) in [
+        (
+            "quiesce",
+            "172.16.0.2:80",
+            "-e -t 10.0.0.1:80 -r 172.16.0.2:80 -m -w 0",
+        ),
+        (
+            "remove",
+            "172.16.0.3:80",
+            "-d -t 10.0.0.1:80 -r 172.16.0.3:80",
+        ),
     ] {
         if step == "remove" {
             d.ipvsadm("-e -t 10.0.0.1:80 -r 172.16.0.2:80 -m -w 5");
@@ -108,7 +116,6 @@ fn nat(io: &str) {
             ])
             .unwrap();
         // The edit lands in the middle of the load: while that server has conns open.
-        let target = edit.split_whitespace().nth(4).unwrap();
         d.wait_conn(
             &format!("{step}: load on {target}"),
             Duration::from_secs(5),
