@@ -95,6 +95,7 @@ impl CpuWindow {
 /// show up here and explain noisy figures.
 pub fn background_busy() -> Result<f64> {
     let w = CpuWindow::start(None)?;
+    // The sampling window: a measurement, not a wait for anything.
     std::thread::sleep(Duration::from_secs(1));
     Ok(w.end()?.busy_frac)
 }
