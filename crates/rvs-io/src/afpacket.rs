@@ -254,7 +254,7 @@ pub fn run(socks: Vec<OwnedFd>, sh: Shared) {
             }
         }
         if work == 0 {
-            let tun = sh.tun.as_ref().map(|(t, _)| t.as_raw_fd());
+            let tun = sh.tun_fd().map(|fd| fd.as_raw_fd());
             let mut fds: Vec<libc::pollfd> = socks
                 .iter()
                 .map(|s| s.as_raw_fd())

@@ -12,6 +12,7 @@
 use crate::worker::{IoCounters, Pending, Shared};
 use rvs_engine::{PacketBuf, PortId, Verdict};
 use std::num::NonZeroU32;
+use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -270,7 +271,7 @@ impl Worker {
                 }
             }
             if work == 0 {
-                let tun = sh.tun.as_ref().map(|(t, _)| t.as_raw_fd());
+                let tun = sh.tun_fd().map(|fd| fd.as_raw_fd());
                 self.idle(if self.pending.is_empty() { 10 } else { 1 }, tun);
             }
         }

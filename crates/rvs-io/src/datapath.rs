@@ -105,26 +105,16 @@ impl DataPath {
         let set = SteerSet::compute(cfg, &snap.locals, []);
         // The director's own traffic to its services: a TUN device as one more port. Not
         // fatal without it; forwarding for others does not need it.
-        let tun = match rvs_decap::sys::Tun::create(crate::local::TUN_NAME).and_then(|t| {
-            t.set_up()?;
-            Ok(t)
-        }) {
+        let tun = match crate::local::open_tun() {
             Ok(t) => {
-                match t.set_nonblocking() {
-                    Ok(()) => {
-                        let port = PortId(ifaces.len() as u16);
-                        net.set_local_port(port);
-                        Some((Arc::new(t), port))
-                    }
-                    Err(e) => {
-                        tracing::warn!("TUN device: {e}; the director's own traffic to the services is not served");
-                        None
-                    }
-                }
+                let port = PortId(ifaces.len() as u16);
+                net.set_local_port(port);
+                Some((Arc::new(t), port))
             }
             Err(e) => {
                 tracing::warn!(
-                    "TUN device: {e}; the director's own traffic to the services is not served"
+                    "TUN device {}: {e}; the director's own traffic to the services is not served",
+                    crate::local::TUN_NAME
                 );
                 None
             }

@@ -21,6 +21,20 @@ const TABLE: u32 = 7276;
 const PREF_MARK: &str = "90";
 const PREF_LOCAL: &str = "100";
 
+/// rvs's TUN device, up and non-blocking (the workers poll its fd along with their
+/// sockets). tun-rs, as rvs-decap's device: `IFF_TUN | IFF_NO_PI`, one packet per read or
+/// write. A restarted rvsd attaches to the name again; the device goes when rvsd exits.
+pub fn open_tun() -> std::io::Result<tun_rs::SyncDevice> {
+    let dev = tun_rs::DeviceBuilder::new()
+        .name(TUN_NAME)
+        .layer(tun_rs::Layer::L3)
+        .packet_information(false)
+        .enable(true)
+        .build_sync()?;
+    dev.set_nonblocking(true)?;
+    Ok(dev)
+}
+
 fn ip(args: &[&str]) -> Result<(), SteerError> {
     let o = Command::new("ip")
         .args(args)
