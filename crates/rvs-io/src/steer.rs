@@ -191,6 +191,8 @@ pub enum SteerError {
     Bpffs(String),
     #[error("nftables: {0}")]
     Nft(String),
+    #[error("policy routing: {0}")]
+    Routing(String),
 }
 
 /// The steering program on one interface: its maps, and its link, pinned in bpffs so that
