@@ -2,6 +2,7 @@
 //! user types into: it turns ipvsadm argument lists (and `-R` input) into typed
 //! [`cmd::Command`]s for rvsd, and turns the daemon's table back into ipvsadm's exact
 //! text. It holds no load-balancing logic and does no I/O besides optional name lookups.
+#![forbid(unsafe_code)]
 
 pub mod cmd;
 pub mod format;

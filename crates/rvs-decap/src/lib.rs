@@ -15,6 +15,7 @@
 //!
 //! `doc/rvs-decap.md` describes how a real server runs the `rvs-decap` binary.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod decap;
 pub mod fuzzing;

@@ -1,6 +1,7 @@
 //! `rvs-decap`: run on a real server behind a TUN-forwarding director, on a kernel without
 //! the ipip/gre/fou modules. Thin: arguments, sockets, one reader thread per socket, and
 //! the stats/shutdown loop; the decisions are in `rvs_decap::decap`.
+#![forbid(unsafe_code)]
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -12,11 +12,10 @@
 //! loaded, raw sockets still get a copy, but the kernel's `tunl0`/`gre0` deliver the
 //! packet too: use one or the other (see `doc/rvs-decap.md`).
 
-use std::fs::{File, OpenOptions};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::num::NonZeroU32;
+use std::os::fd::OwnedFd;
 
 /// What went wrong setting up the data path, worded for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -74,46 +73,27 @@ fn denied(e: &io::Error) -> bool {
 }
 
 const TUN_PATH: &str = "/dev/net/tun";
-// _IOW('T', 202, int). Written out because libc only has it for some targets and
-// versions; the value is part of the kernel ABI (include/uapi/linux/if_tun.h).
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const IFNAMSIZ: usize = 16;
-
-/// `struct ifreq` with the `short ifr_flags` member of its union: all TUNSETIFF and
-/// SIOC[GS]IFFLAGS read or write. Padded to the kernel's 40 bytes.
-#[repr(C)]
-struct IfReqFlags {
-    name: [u8; IFNAMSIZ],
-    flags: libc::c_short,
-    _pad: [u8; 22],
-}
-
-impl IfReqFlags {
-    fn new(name: &str) -> Self {
-        let mut r = IfReqFlags {
-            name: [0; IFNAMSIZ],
-            flags: 0,
-            _pad: [0; 22],
-        };
-        r.name[..name.len()].copy_from_slice(name.as_bytes());
-        r
-    }
-}
 
 /// A layer-3 TUN device (`IFF_TUN | IFF_NO_PI`): each write is one IP packet, which the
 /// kernel receives as if it had arrived on this interface. It disappears when dropped.
 ///
-/// Hand-rolled with one ioctl rather than a tun crate: the maintained ones (`tun`,
-/// `tun-tap`, `tokio-tun`) bring async runtimes or builders for features we do not use
-/// (multiqueue, macOS utun), and we only ever write.
-#[derive(Debug)]
+/// The device itself is `tun-rs`'s, the one TUN implementation of the workspace (rvsd's
+/// device for the director's own traffic is the same crate): its sync API, no runtime.
+/// This wrapper only words its errors for the operator.
 pub struct Tun {
-    file: File,
+    dev: tun_rs::SyncDevice,
     name: String,
 }
 
+impl std::fmt::Debug for Tun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tun").field("name", &self.name).finish()
+    }
+}
+
 impl Tun {
-    /// Creates (or attaches to) the TUN device `name`.
+    /// Creates (or attaches to) the TUN device `name`, down until [`Tun::set_up`].
     pub fn create(name: &str) -> Result<Tun, SysError> {
         if name.is_empty() || name.len() >= IFNAMSIZ || name.contains(['/', ' ', '\0']) {
             return Err(SysError::Tun {
@@ -122,59 +102,27 @@ impl Tun {
                 err: io::Error::from_raw_os_error(libc::EINVAL),
             });
         }
-        let file = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(TUN_PATH)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(SysError::TunMissing {
-                    detail: format!("{TUN_PATH} does not exist"),
-                })
-            }
-            Err(e)
-                if e.raw_os_error() == Some(libc::ENODEV)
-                    || e.raw_os_error() == Some(libc::ENXIO) =>
-            {
-                return Err(SysError::TunMissing {
+        let dev = tun_rs::DeviceBuilder::new()
+            .name(name)
+            .layer(tun_rs::Layer::L3)
+            .packet_information(false)
+            .enable(false)
+            .build_sync()
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT | libc::ENODEV | libc::ENXIO) => SysError::TunMissing {
                     detail: format!("{TUN_PATH}: {e}"),
-                })
-            }
-            Err(e) if denied(&e) => {
-                return Err(SysError::NotPermitted {
-                    what: format!("opening {TUN_PATH}"),
-                })
-            }
-            Err(e) => {
-                return Err(SysError::Tun {
-                    name: name.into(),
-                    op: "open /dev/net/tun",
-                    err: e,
-                })
-            }
-        };
-        let mut req = IfReqFlags::new(name);
-        req.flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
-        // SAFETY: `file` is an open /dev/net/tun descriptor and `req` is a live, writable
-        // ifreq-sized struct for the duration of the call, as TUNSETIFF expects.
-        let rc = unsafe { libc::ioctl(file.as_raw_fd(), TUNSETIFF as _, &mut req) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if denied(&e) {
-                return Err(SysError::NotPermitted {
+                },
+                _ if denied(&e) => SysError::NotPermitted {
                     what: format!("creating TUN device {name}"),
-                });
-            }
-            return Err(SysError::Tun {
-                name: name.into(),
-                op: "TUNSETIFF",
-                err: e,
-            });
-        }
+                },
+                _ => SysError::Tun {
+                    name: name.into(),
+                    op: "create",
+                    err: e,
+                },
+            })?;
         Ok(Tun {
-            file,
+            dev,
             name: name.into(),
         })
     }
@@ -186,69 +134,26 @@ impl Tun {
 
     /// Sets IFF_UP, as `ip link set NAME up` would, without needing iproute2.
     pub fn set_up(&self) -> Result<(), SysError> {
-        let err = |op, err| SysError::Tun {
-            name: self.name.clone(),
-            op,
-            err,
-        };
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(err("control socket", io::Error::last_os_error()));
-        }
-        // SAFETY: `fd` was just returned by socket(2) and is owned by nothing else.
-        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mut req = IfReqFlags::new(&self.name);
-        // SAFETY: `sock` is open and `req` is a valid ifreq for SIOCGIFFLAGS to fill.
-        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } < 0 {
-            return Err(err("SIOCGIFFLAGS", io::Error::last_os_error()));
-        }
-        req.flags |= libc::IFF_UP as libc::c_short;
-        // SAFETY: as above; SIOCSIFFLAGS only reads `req`.
-        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &mut req) } < 0 {
-            let e = io::Error::last_os_error();
+        self.dev.enabled(true).map_err(|e| {
             if denied(&e) {
-                return Err(SysError::NotPermitted {
+                SysError::NotPermitted {
                     what: format!("bringing {} up", self.name),
-                });
+                }
+            } else {
+                SysError::Tun {
+                    name: self.name.clone(),
+                    op: "set up",
+                    err: e,
+                }
             }
-            return Err(err("SIOCSIFFLAGS", e));
-        }
-        Ok(())
-    }
-
-    /// One IP packet the kernel routed into the device (rvsd reads the director's own
-    /// traffic to its services this way). Non-blocking after [`Tun::set_nonblocking`].
-    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::io::Read;
-        (&self.file).read(buf)
-    }
-
-    /// Reads return `WouldBlock` instead of waiting (the caller polls the fd).
-    pub fn set_nonblocking(&self) -> io::Result<()> {
-        // SAFETY: F_GETFL/F_SETFL on our own open descriptor.
-        unsafe {
-            let fl = libc::fcntl(self.file.as_raw_fd(), libc::F_GETFL);
-            if fl < 0
-                || libc::fcntl(self.file.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
-    }
-
-    /// The device's fd, for poll(2).
-    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.file.as_raw_fd()
+        })
     }
 
     /// Hands one IP packet to the kernel.
     pub fn write(&self, pkt: &[u8]) -> io::Result<()> {
-        // One write(2) is one packet on a TUN fd; `&File` implements Write, so several
-        // reader threads can share the device without a lock.
-        use std::io::Write;
-        let n = (&self.file).write(pkt)?;
+        // One write(2) is one packet on a TUN fd, and `send` takes `&self`, so several
+        // reader threads share the device without a lock.
+        let n = self.dev.send(pkt)?;
         if n != pkt.len() {
             return Err(io::Error::new(io::ErrorKind::WriteZero, "short TUN write"));
         }
@@ -265,37 +170,45 @@ pub struct RawSocket {
 impl RawSocket {
     /// Opens an `AF_INET` (or with `v6`, `AF_INET6`) `SOCK_RAW` socket for `proto`.
     pub fn open(v6: bool, proto: u8) -> Result<RawSocket, SysError> {
-        let af = if v6 { libc::AF_INET6 } else { libc::AF_INET };
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let fd = unsafe { libc::socket(af, libc::SOCK_RAW | libc::SOCK_CLOEXEC, i32::from(proto)) };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            let what = format!("raw IPv{} protocol {proto}", if v6 { 6 } else { 4 });
-            if denied(&e) {
-                return Err(SysError::NotPermitted {
-                    what: format!("opening a {what} socket"),
-                });
-            }
-            return Err(SysError::Socket { what, err: e });
-        }
-        // SAFETY: `fd` was just returned by socket(2) and is owned by nothing else.
-        Ok(RawSocket {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        use rustix::net::{AddressFamily, Protocol, SocketFlags, SocketType};
+        let af = if v6 {
+            AddressFamily::INET6
+        } else {
+            AddressFamily::INET
+        };
+        let what = format!("raw IPv{} protocol {proto}", if v6 { 6 } else { 4 });
+        // Protocol 0 is "any" for other socket types, never a tunnel.
+        let protocol = NonZeroU32::new(u32::from(proto))
+            .map(Protocol::from_raw)
+            .ok_or_else(|| SysError::Socket {
+                what: what.clone(),
+                err: io::Error::from_raw_os_error(libc::EPROTONOSUPPORT),
+            })?;
+        let fd =
+            rustix::net::socket_with(af, SocketType::RAW, SocketFlags::CLOEXEC, Some(protocol))
+                .map_err(|e| {
+                    let e = io::Error::from(e);
+                    if denied(&e) {
+                        SysError::NotPermitted {
+                            what: format!("opening a {what} socket"),
+                        }
+                    } else {
+                        SysError::Socket {
+                            what: what.clone(),
+                            err: e,
+                        }
+                    }
+                })?;
+        Ok(RawSocket { fd })
     }
 
     /// Blocks for one datagram; returns its length (truncated to `buf`).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            // SAFETY: `buf` is valid for writes of `buf.len()` bytes and `fd` is open.
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
+            match rustix::net::recv(&self.fd, &mut *buf, rustix::net::RecvFlags::empty()) {
+                Ok((n, _)) => return Ok(n),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
     }

@@ -5,13 +5,17 @@
 //! the echo replies must come straight back to the client from the VIP. Only private
 //! addresses (10.x, fd00::/8) are used, on a veth pair between the two namespaces.
 //! Without root this test fails; it never skips.
+#![forbid(unsafe_code)]
 
 use std::io::Read;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::num::NonZeroU32;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::net::{AddressFamily, Protocol, RecvFlags, SendFlags, SocketType};
 use rvs_wire::gre::GreRepr;
 use rvs_wire::ip_proto;
 use rvs_wire::ipv4::{Ipv4Packet, Ipv4Repr};
@@ -203,10 +207,12 @@ fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         s.spawn(|| {
             let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            // SAFETY: `file` is an open netns file; setns only changes this thread's
-            // network namespace, and this thread ends when `f` returns.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+            // Only this thread changes namespace, and it ends when `f` returns.
+            rustix::thread::move_into_link_name_space(
+                file.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .unwrap_or_else(|e| panic!("setns {ns}: {e}"));
             f()
         })
         .join()
@@ -214,84 +220,49 @@ fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-fn raw_socket(proto: i32) -> OwnedFd {
-    raw_socket_af(libc::AF_INET, proto)
+fn raw_socket(proto: u8) -> OwnedFd {
+    raw_socket_af(AddressFamily::INET, proto)
 }
 
-fn raw_socket_af(af: i32, proto: i32) -> OwnedFd {
-    // SAFETY: plain socket(2) call; checked below.
-    let fd = unsafe { libc::socket(af, libc::SOCK_RAW, proto) };
-    assert!(
-        fd >= 0,
-        "raw socket {proto}: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: `fd` is a fresh descriptor owned by nothing else.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
-fn sockaddr(a: Ipv4Addr) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: 0,
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(a).to_be(),
-        },
-        sin_zero: [0; 8],
-    }
+fn raw_socket_af(af: AddressFamily, proto: u8) -> OwnedFd {
+    let p = NonZeroU32::new(u32::from(proto)).map(Protocol::from_raw);
+    rustix::net::socket(af, SocketType::RAW, p)
+        .unwrap_or_else(|e| panic!("raw socket {proto}: {e}"))
 }
 
 /// Sends `payload` as the body of an IPv4 packet of protocol `proto` to the real server;
 /// the kernel writes the outer header, as a director's would be.
 fn send_raw(sock: &OwnedFd, payload: &[u8]) {
-    let sa = sockaddr(RADDR);
-    // SAFETY: `payload` and `sa` are valid for the lengths passed.
-    let n = unsafe {
-        libc::sendto(
-            sock.as_raw_fd(),
-            payload.as_ptr().cast(),
-            payload.len(),
-            0,
-            (&sa as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(
-        n,
-        payload.len() as isize,
-        "sendto: {}",
-        std::io::Error::last_os_error()
-    );
+    let n = rustix::net::sendto(
+        sock,
+        payload,
+        SendFlags::empty(),
+        &SocketAddrV4::new(RADDR, 0),
+    )
+    .unwrap_or_else(|e| panic!("sendto: {e}"));
+    assert_eq!(n, payload.len(), "sendto: short");
 }
 
 /// Like [`send_raw`], over IPv6: the outer header is the kernel's.
 fn send_raw6(sock: &OwnedFd, payload: &[u8]) {
-    let sa = libc::sockaddr_in6 {
-        sin6_family: libc::AF_INET6 as libc::sa_family_t,
-        sin6_port: 0,
-        sin6_flowinfo: 0,
-        sin6_addr: libc::in6_addr {
-            s6_addr: RADDR6.octets(),
-        },
-        sin6_scope_id: 0,
-    };
-    // SAFETY: `payload` and `sa` are valid for the lengths passed.
-    let n = unsafe {
-        libc::sendto(
-            sock.as_raw_fd(),
-            payload.as_ptr().cast(),
-            payload.len(),
-            0,
-            (&sa as *const libc::sockaddr_in6).cast(),
-            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(
-        n,
-        payload.len() as isize,
-        "sendto6: {}",
-        std::io::Error::last_os_error()
-    );
+    let n = rustix::net::sendto(
+        sock,
+        payload,
+        SendFlags::empty(),
+        &SocketAddrV6::new(RADDR6, 0, 0, 0),
+    )
+    .unwrap_or_else(|e| panic!("sendto6: {e}"));
+    assert_eq!(n, payload.len(), "sendto6: short");
+}
+
+/// Waits until `sock` is readable or `deadline` passes.
+fn readable(sock: &OwnedFd, deadline: Instant) -> bool {
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    let timeout = Timespec::try_from(left).expect("a short wait");
+    let mut pfd = [PollFd::new(sock, PollFlags::IN)];
+    matches!(rustix::event::poll(&mut pfd, Some(&timeout)), Ok(n) if n > 0)
 }
 
 /// An ICMPv6 echo request from the IPv6 caddr to the IPv6 VIP, identified by `ident`.
@@ -325,37 +296,19 @@ fn await_reply6(icmp: &OwnedFd, ident: u16, wait: Duration) -> Option<Ipv6Addr> 
     let deadline = Instant::now() + wait;
     let mut buf = [0u8; 2048];
     while Instant::now() < deadline {
-        let mut pfd = libc::pollfd {
-            fd: icmp.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis() as i32;
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, left.max(1)) } <= 0 {
+        if !readable(icmp, deadline) {
             continue;
         }
-        // SAFETY: an all-zero sockaddr_in6 is a valid value to be overwritten.
-        let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-        let mut sl = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-        // SAFETY: `buf`, `sa` and `sl` are valid for writes of the sizes given.
-        let n = unsafe {
-            libc::recvfrom(
-                icmp.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                0,
-                (&mut sa as *mut libc::sockaddr_in6).cast(),
-                &mut sl,
-            )
+        let Ok((n, _, from)) = rustix::net::recvfrom(icmp, &mut buf[..], RecvFlags::empty()) else {
+            continue;
         };
         if n < 8 {
             continue;
         }
         if buf[0] == 129 && buf[4..6] == ident.to_be_bytes() {
-            return Some(Ipv6Addr::from(sa.sin6_addr.s6_addr));
+            return from
+                .and_then(|a| SocketAddrV6::try_from(a).ok())
+                .map(|a| *a.ip());
         }
     }
     None
@@ -391,24 +344,16 @@ fn await_reply(icmp: &OwnedFd, ident: u16, wait: Duration) -> Option<Ipv4Addr> {
     let deadline = Instant::now() + wait;
     let mut buf = [0u8; 2048];
     while Instant::now() < deadline {
-        let mut pfd = libc::pollfd {
-            fd: icmp.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
+        if !readable(icmp, deadline) {
+            continue;
+        }
+        let Ok((n, _)) = rustix::net::recv(icmp, &mut buf[..], RecvFlags::empty()) else {
+            continue;
         };
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis() as i32;
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, left.max(1)) } <= 0 {
+        if n == 0 {
             continue;
         }
-        // SAFETY: `buf` is valid for writes of its length.
-        let n = unsafe { libc::recv(icmp.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n <= 0 {
-            continue;
-        }
-        let Ok(ip) = Ipv4Packet::new_checked(&buf[..n as usize]) else {
+        let Ok(ip) = Ipv4Packet::new_checked(&buf[..n]) else {
             continue;
         };
         let p = ip.payload();
@@ -446,10 +391,8 @@ fn expect_reply6(name: &str, icmp: &OwnedFd, ident: u16, send: &dyn Fn()) {
 
 #[test]
 fn tunnelled_echo_is_answered_directly_from_the_vip() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
+    assert!(
+        rustix::process::geteuid().is_root(),
         "this test needs root (network namespaces, raw sockets, TUN): run it as root, e.g. \
          `sudo -E cargo test -p rvs-decap --test netns`"
     );
@@ -458,9 +401,9 @@ fn tunnelled_echo_is_answered_directly_from_the_vip() {
     topo.start_agent();
 
     in_netns(&topo.client, || {
-        let icmp = raw_socket(libc::IPPROTO_ICMP);
-        let ipip = raw_socket(i32::from(ip_proto::IPIP));
-        let gre = raw_socket(i32::from(ip_proto::GRE));
+        let icmp = raw_socket(ip_proto::ICMP);
+        let ipip = raw_socket(ip_proto::IPIP);
+        let gre = raw_socket(ip_proto::GRE);
         let udp = UdpSocket::bind(SocketAddrV4::new(CADDR, 0)).expect("client UDP socket");
 
         // (a) IPIP: the outer payload is the inner packet.
@@ -491,11 +434,11 @@ fn tunnelled_echo_is_answered_directly_from_the_vip() {
 
         // (d) IPv6-in-IPv4 (proto 41), as `--tun-type ipip` sends an IPv6 service to an
         // IPv4 real server, and (e) IPv6-in-IPv6 (`--ipv6`, an IPv6 raw socket).
-        let icmp6 = raw_socket_af(libc::AF_INET6, libc::IPPROTO_ICMPV6);
-        let sit = raw_socket(i32::from(ip_proto::IPV6));
+        let icmp6 = raw_socket_af(AddressFamily::INET6, ip_proto::ICMPV6);
+        let sit = raw_socket(ip_proto::IPV6);
         let inner = echo_request6(0x6401);
         expect_reply6("6in4", &icmp6, 0x6401, &|| send_raw(&sit, &inner));
-        let ip6ip6 = raw_socket_af(libc::AF_INET6, i32::from(ip_proto::IPV6));
+        let ip6ip6 = raw_socket_af(AddressFamily::INET6, ip_proto::IPV6);
         let inner = echo_request6(0x6602);
         expect_reply6("6in6", &icmp6, 0x6602, &|| send_raw6(&ip6ip6, &inner));
 
@@ -511,8 +454,12 @@ fn tunnelled_echo_is_answered_directly_from_the_vip() {
 
     // SIGTERM: clean exit, final counters, and the device goes away with the fd.
     let mut agent = topo.agent.take().expect("agent running");
-    // SAFETY: kill(2) on our own child's pid, which has not been reaped yet.
-    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    // Our own child, not reaped yet: the pid is still its.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&agent),
+        rustix::process::Signal::TERM,
+    )
+    .expect("SIGTERM to rvs-decap");
     let deadline = Instant::now() + Duration::from_secs(3);
     let status = loop {
         if let Some(st) = agent.try_wait().expect("wait rvs-decap") {

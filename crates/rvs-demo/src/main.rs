@@ -6,6 +6,7 @@
 //! `rvsadm`), traffic is sent through it with round robin and then weighted round robin,
 //! and the share each real server received is printed. Everything is torn down at the end,
 //! also on failure and on Ctrl-C.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -98,8 +99,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         eprintln!(
             "rvs-demo: needs root (it creates network namespaces, veths and nginx servers); \
              run it with sudo, e.g. `sudo make demo`"

@@ -5,7 +5,7 @@
 
 use crate::worker::{IoCounters, Pending, Shared};
 use rvs_engine::{PacketBuf, PortId, Verdict};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 
 const HEADROOM: usize = 256;
@@ -16,20 +16,15 @@ const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 
 /// A raw socket bound to one interface, non-blocking.
 pub fn open(ifindex: u32) -> std::io::Result<OwnedFd> {
-    let proto = (libc::ETH_P_ALL as u16).to_be() as libc::c_int;
-    // SAFETY: plain socket(2); the fd is owned right away.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            proto,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    use rustix::net::{sockopt, AddressFamily, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(
+        AddressFamily::PACKET,
+        SocketType::RAW,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        Some(rustix::net::eth::ALL),
+    )?;
+    // Neither rustix nor std knows the AF_PACKET options and addresses: the setsockopt,
+    // bind, getsockopt and recvfrom calls of this file stay libc's.
     let one: libc::c_int = 1;
     // SAFETY: an int option on our socket.
     unsafe {
@@ -43,23 +38,13 @@ pub fn open(ifindex: u32) -> std::io::Result<OwnedFd> {
     };
     // Bursts outrun one thread's reads: a deep receive queue absorbs them (FORCE: root may
     // exceed net.core.rmem_max).
-    let buf: libc::c_int = 16 << 20;
-    for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
-        // SAFETY: an int option on our socket.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&buf as *const libc::c_int).cast(),
-                4,
-            )
-        };
-    }
+    let buf = 16 << 20;
+    let _ = sockopt::set_socket_recv_buffer_size_force(&fd, buf);
+    let _ = sockopt::set_socket_send_buffer_size_force(&fd, buf);
     // SAFETY: zeroed sockaddr_ll is a valid starting value.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = proto as u16;
+    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
     sll.sll_ifindex = ifindex as i32;
     // SAFETY: sll is a valid sockaddr_ll of the given size.
     let r = unsafe {
@@ -76,24 +61,11 @@ pub fn open(ifindex: u32) -> std::io::Result<OwnedFd> {
 }
 
 fn send(fd: &OwnedFd, f: &[u8], counters: &IoCounters) {
-    // SAFETY: f is a valid slice; the socket is bound, so no address is needed.
-    let r = unsafe {
-        libc::send(
-            fd.as_raw_fd(),
-            f.as_ptr().cast(),
-            f.len(),
-            libc::MSG_DONTWAIT,
-        )
-    };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.kind() == std::io::ErrorKind::WouldBlock {
-            IoCounters::add(&counters.tx_ring_full, 1);
-        } else {
-            IoCounters::add(&counters.tx_errors, 1);
-        }
-    } else {
-        IoCounters::add(&counters.tx_frames, 1);
+    // The socket is bound, so no address is needed.
+    match rustix::net::send(fd, f, rustix::net::SendFlags::DONTWAIT) {
+        Ok(_) => IoCounters::add(&counters.tx_frames, 1),
+        Err(rustix::io::Errno::WOULDBLOCK) => IoCounters::add(&counters.tx_ring_full, 1),
+        Err(_) => IoCounters::add(&counters.tx_errors, 1),
     }
 }
 
@@ -254,20 +226,21 @@ pub fn run(socks: Vec<OwnedFd>, sh: Shared) {
             }
         }
         if work == 0 {
-            let tun = sh.tun.as_ref().map(|(t, _)| t.as_raw_fd());
-            let mut fds: Vec<libc::pollfd> = socks
+            use rustix::event::{PollFd, PollFlags, Timespec};
+            let mut fds: Vec<PollFd> = socks
                 .iter()
-                .map(|s| s.as_raw_fd())
-                .chain(tun)
-                .map(|fd| libc::pollfd {
-                    fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                })
+                .map(|s| s.as_fd())
+                .chain(sh.tun_fd())
+                .map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN))
                 .collect();
             let ms = if pending.is_empty() { 10 } else { 1 };
-            // SAFETY: a valid pollfd array of its length.
-            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            let _ = rustix::event::poll(
+                &mut fds,
+                Some(&Timespec {
+                    tv_sec: 0,
+                    tv_nsec: ms * 1_000_000,
+                }),
+            );
         }
     }
 }

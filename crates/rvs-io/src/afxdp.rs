@@ -12,6 +12,7 @@
 use crate::worker::{IoCounters, Pending, Shared};
 use rvs_engine::{PacketBuf, PortId, Verdict};
 use std::num::NonZeroU32;
+use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -45,18 +46,12 @@ struct Port {
     user: User,
 }
 
-/// The UMEM's memory, unmapped last.
+/// The UMEM's memory, an anonymous mapping unmapped last: every socket using it is
+/// dropped before (field order in Worker).
 struct Area {
+    /// Where the frames are: taken once from the mapping, which never moves.
     ptr: NonNull<u8>,
-    len: usize,
-}
-
-impl Drop for Area {
-    fn drop(&mut self) {
-        // SAFETY: the mapping came from mmap with this length; every socket using it is
-        // dropped before (field order in Worker).
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-    }
+    _map: memmap2::MmapMut,
 }
 
 struct Worker {
@@ -75,23 +70,10 @@ fn errno(e: xdpilone::Errno) -> std::io::Error {
 fn setup(ifaces: &[u32], names: &[String], queue: u32, zero_copy: bool) -> std::io::Result<Worker> {
     let frames = (RING * 4 * ifaces.len() as u32).next_power_of_two();
     let len = (frames * FRAME) as usize;
-    // SAFETY: an anonymous private mapping; checked for MAP_FAILED below.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
-    }
+    let mut map = memmap2::MmapOptions::new().len(len).populate().map_anon()?;
     let area = Area {
-        ptr: NonNull::new(p.cast()).ok_or_else(std::io::Error::last_os_error)?,
-        len,
+        ptr: NonNull::from(&mut map[..]).cast(),
+        _map: map,
     };
     let slice = NonNull::slice_from_raw_parts(area.ptr, len);
     let cfg = UmemConfig {
@@ -270,7 +252,7 @@ impl Worker {
                 }
             }
             if work == 0 {
-                let tun = sh.tun.as_ref().map(|(t, _)| t.as_raw_fd());
+                let tun = sh.tun_fd().map(|fd| fd.as_raw_fd());
                 self.idle(if self.pending.is_empty() { 10 } else { 1 }, tun);
             }
         }
@@ -478,6 +460,8 @@ impl Worker {
                 revents: 0,
             })
             .collect();
+        // libc's poll: xdpilone hands out raw fds only, which rustix would want borrowed
+        // (unsafe either way).
         // SAFETY: a valid array of pollfd for its length.
         unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         let _ = &self.umem;

@@ -69,15 +69,15 @@ fn rx_queues(ifname: &str) -> u32 {
 }
 
 fn check_af_xdp() -> Result<(), IoError> {
-    // SAFETY: plain socket(2), closed right after.
-    let fd = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(IoError::NoAfXdp(e.to_string()));
-    }
-    // SAFETY: fd is ours.
-    unsafe { libc::close(fd) };
-    Ok(())
+    // Opened and closed (dropped) at once: only whether the kernel has the family matters.
+    rustix::net::socket_with(
+        rustix::net::AddressFamily::XDP,
+        rustix::net::SocketType::RAW,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+    .map(drop)
+    .map_err(|e| IoError::NoAfXdp(std::io::Error::from(e).to_string()))
 }
 
 impl DataPath {
@@ -90,8 +90,7 @@ impl DataPath {
         cfg: &Config,
         bpffs: &std::path::Path,
     ) -> Result<DataPath, IoError> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !rustix::process::geteuid().is_root() {
             return Err(IoError::NotRoot);
         }
         if ifaces.is_empty() {
@@ -105,26 +104,16 @@ impl DataPath {
         let set = SteerSet::compute(cfg, &snap.locals, []);
         // The director's own traffic to its services: a TUN device as one more port. Not
         // fatal without it; forwarding for others does not need it.
-        let tun = match rvs_decap::sys::Tun::create(crate::local::TUN_NAME).and_then(|t| {
-            t.set_up()?;
-            Ok(t)
-        }) {
+        let tun = match crate::local::open_tun() {
             Ok(t) => {
-                match t.set_nonblocking() {
-                    Ok(()) => {
-                        let port = PortId(ifaces.len() as u16);
-                        net.set_local_port(port);
-                        Some((Arc::new(t), port))
-                    }
-                    Err(e) => {
-                        tracing::warn!("TUN device: {e}; the director's own traffic to the services is not served");
-                        None
-                    }
-                }
+                let port = PortId(ifaces.len() as u16);
+                net.set_local_port(port);
+                Some((Arc::new(t), port))
             }
             Err(e) => {
                 tracing::warn!(
-                    "TUN device: {e}; the director's own traffic to the services is not served"
+                    "TUN device {}: {e}; the director's own traffic to the services is not served",
+                    crate::local::TUN_NAME
                 );
                 None
             }

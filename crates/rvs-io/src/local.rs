@@ -10,38 +10,34 @@
 //! kernel (which would answer them with a RST).
 
 use crate::steer::{SteerError, SteerSet};
+use futures::stream::TryStreamExt;
+use netlink_packet_route::route::{RouteMessage, RouteProtocol, RouteScope};
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
+use rtnetlink::{Handle, IpVersion, RouteMessageBuilder};
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::process::Command;
 
 pub const TUN_NAME: &str = "rvs0";
 const MARK: u32 = 0x7276_7330;
 const TABLE: u32 = 7276;
-const PREF_MARK: &str = "90";
-const PREF_LOCAL: &str = "100";
+const PREF_MARK: u32 = 90;
+const PREF_LOCAL: u32 = 100;
+/// RT_TABLE_LOCAL: the kernel's table of its own and broadcast addresses.
+const TABLE_LOCAL: u32 = 255;
 
-fn ip(args: &[&str]) -> Result<(), SteerError> {
-    let o = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| SteerError::Nft(format!("cannot run ip: {e}")))?;
-    if !o.status.success() {
-        return Err(SteerError::Nft(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&o.stderr).trim()
-        )));
-    }
-    Ok(())
-}
-
-fn rules(fam: &str) -> String {
-    Command::new("ip")
-        .args([fam, "rule", "show"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
+/// rvs's TUN device, up and non-blocking (the workers poll its fd along with their
+/// sockets). tun-rs, as rvs-decap's device: `IFF_TUN | IFF_NO_PI`, one packet per read or
+/// write. A restarted rvsd attaches to the name again; the device goes when rvsd exits.
+pub fn open_tun() -> std::io::Result<tun_rs::SyncDevice> {
+    let dev = tun_rs::DeviceBuilder::new()
+        .name(TUN_NAME)
+        .layer(tun_rs::Layer::L3)
+        .packet_information(false)
+        .enable(true)
+        .build_sync()?;
+    dev.set_nonblocking(true)?;
+    Ok(dev)
 }
 
 /// The AF_PACKET counterpart of the `lconns` map: per interface, a table whose sets the
@@ -59,32 +55,221 @@ pub fn nft_lconn_table(ifname: &str) -> (String, String) {
     (t, script)
 }
 
+/// One rule change of [`install_routing`] / [`remove_routing`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RuleOp {
+    /// `ip rule add pref P lookup local`
+    AddLocal(u32),
+    /// `ip rule add pref 90 fwmark MARK lookup TABLE`
+    AddMark,
+    /// Delete the rule at this index of the dump.
+    Del(usize),
+}
+
+/// What the plans need of one dumped rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RuleInfo {
+    pref: u32,
+    /// `from all lookup local`: no selector, action "to table 255".
+    local: bool,
+    /// rvs's own mark rule.
+    mark: bool,
+}
+
+impl RuleInfo {
+    fn of(m: &RuleMessage) -> RuleInfo {
+        let mut pref = 0; // the kernel leaves FRA_PRIORITY out for preference 0
+        let mut table = u32::from(m.header.table);
+        let mut selector = m.header.src_len != 0 || m.header.dst_len != 0 || m.header.tos != 0;
+        let mut fwmark = None;
+        for a in &m.attributes {
+            match a {
+                RuleAttribute::Priority(p) => pref = *p,
+                RuleAttribute::Table(t) => table = *t,
+                RuleAttribute::FwMark(f) => {
+                    fwmark = Some(*f);
+                    selector = true;
+                }
+                RuleAttribute::L3MDev(on) => selector |= *on,
+                RuleAttribute::Source(_)
+                | RuleAttribute::Destination(_)
+                | RuleAttribute::Iifname(_)
+                | RuleAttribute::Oifname(_)
+                | RuleAttribute::UidRange(_)
+                | RuleAttribute::IpProtocol(_)
+                | RuleAttribute::SourcePortRange(_)
+                | RuleAttribute::DestinationPortRange(_)
+                | RuleAttribute::TunId(_) => selector = true,
+                _ => {}
+            }
+        }
+        let to_table = m.header.action == RuleAction::ToTable;
+        RuleInfo {
+            pref,
+            local: to_table && !selector && table == TABLE_LOCAL,
+            mark: to_table && pref == PREF_MARK && fwmark == Some(MARK) && table == TABLE,
+        }
+    }
+}
+
+/// The kernel's `local` rule moves from 0 to 100 (added before the old one goes, so that
+/// no moment lacks it), then the mark rule goes in at 90 unless something holds that
+/// preference already. Nothing to do on a second run.
+fn install_plan(have: &[RuleInfo]) -> Vec<RuleOp> {
+    let mut ops = Vec::new();
+    if !have.iter().any(|r| r.local && r.pref == PREF_LOCAL) {
+        ops.push(RuleOp::AddLocal(PREF_LOCAL));
+    }
+    ops.extend(
+        (0..have.len())
+            .filter(|&i| have[i].local && have[i].pref == 0)
+            .map(RuleOp::Del),
+    );
+    if !have.iter().any(|r| r.pref == PREF_MARK) {
+        ops.push(RuleOp::AddMark);
+    }
+    ops
+}
+
+/// The reverse: the mark rule goes (only rvs's own), `local` comes back at 0 before it
+/// leaves 100.
+fn remove_plan(have: &[RuleInfo]) -> Vec<RuleOp> {
+    let mut ops: Vec<RuleOp> = (0..have.len())
+        .filter(|&i| have[i].mark)
+        .map(RuleOp::Del)
+        .collect();
+    if !have.iter().any(|r| r.local && r.pref == 0) {
+        ops.push(RuleOp::AddLocal(0));
+    }
+    ops.extend(
+        (0..have.len())
+            .filter(|&i| have[i].local && have[i].pref == PREF_LOCAL)
+            .map(RuleOp::Del),
+    );
+    ops
+}
+
+/// Runs `f` with a fresh rtnetlink connection on a thread and runtime of its own: the
+/// callers are plain threads, and `block_on` would panic inside someone else's runtime.
+fn netlink<F, Fut>(f: F) -> Result<(), SteerError>
+where
+    F: FnOnce(Handle) -> Fut + Send,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let run = move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        rt.block_on(async {
+            let (conn, handle, _) =
+                rtnetlink::new_connection().map_err(|e| format!("netlink socket: {e}"))?;
+            tokio::spawn(conn);
+            f(handle).await
+        })
+    };
+    std::thread::scope(|s| {
+        s.spawn(run)
+            .join()
+            .unwrap_or_else(|_| Err("netlink thread panicked".into()))
+    })
+    .map_err(SteerError::Routing)
+}
+
+async fn dump_rules(h: &Handle, v6: bool) -> Result<Vec<RuleMessage>, String> {
+    let ver = if v6 { IpVersion::V6 } else { IpVersion::V4 };
+    h.rule()
+        .get(ver)
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| format!("listing the IPv{} rules: {e}", if v6 { 6 } else { 4 }))
+}
+
+async fn apply_rules(
+    h: &Handle,
+    v6: bool,
+    have: &[RuleMessage],
+    ops: &[RuleOp],
+) -> Result<(), String> {
+    let fam = if v6 { 6 } else { 4 };
+    for op in ops {
+        let add = |pref: u32, table: u32| {
+            h.rule()
+                .add()
+                .priority(pref)
+                .table_id(table)
+                .action(RuleAction::ToTable)
+        };
+        let r = match *op {
+            RuleOp::AddLocal(pref) => {
+                let req = add(pref, TABLE_LOCAL);
+                if v6 {
+                    req.v6().execute().await
+                } else {
+                    req.v4().execute().await
+                }
+            }
+            RuleOp::AddMark => {
+                let req = add(PREF_MARK, TABLE).fw_mark(MARK);
+                if v6 {
+                    req.v6().execute().await
+                } else {
+                    req.v4().execute().await
+                }
+            }
+            RuleOp::Del(i) => h.rule().del(have[i].clone()).execute().await,
+        };
+        r.map_err(|e| format!("IPv{fam} rule {op:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+async fn tun_index(h: &Handle) -> Result<u32, String> {
+    let mut links = h.link().get().match_name(TUN_NAME.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(l)) => Ok(l.header.index),
+        Ok(None) => Err(format!("no interface {TUN_NAME}")),
+        Err(e) => Err(format!("looking up {TUN_NAME}: {e}")),
+    }
+}
+
 /// Route marked output traffic into the TUN device (idempotent: a restarted rvsd finds
 /// the rules of its predecessor in place).
 pub fn install_routing() -> Result<(), SteerError> {
-    for fam in ["-4", "-6"] {
-        let have = rules(fam);
-        if !have.contains(&format!("{PREF_LOCAL}:\tfrom all lookup local")) {
-            ip(&[fam, "rule", "add", "pref", PREF_LOCAL, "lookup", "local"])?;
+    netlink(|h| async move {
+        let oif = tun_index(&h).await?;
+        for v6 in [false, true] {
+            let have = dump_rules(&h, v6).await?;
+            let info: Vec<RuleInfo> = have.iter().map(RuleInfo::of).collect();
+            apply_rules(&h, v6, &have, &install_plan(&info)).await?;
+            // `ip route replace default dev rvs0 table TABLE`: link scope, boot protocol.
+            fn via_tun<T>(b: RouteMessageBuilder<T>, oif: u32) -> RouteMessage {
+                b.table_id(TABLE)
+                    .output_interface(oif)
+                    .scope(RouteScope::Link)
+                    .protocol(RouteProtocol::Boot)
+                    .build()
+            }
+            let route = if v6 {
+                via_tun(RouteMessageBuilder::<Ipv6Addr>::new(), oif)
+            } else {
+                via_tun(RouteMessageBuilder::<Ipv4Addr>::new(), oif)
+            };
+            h.route()
+                .add(route)
+                .replace()
+                .execute()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "IPv{} default route via {TUN_NAME}: {e}",
+                        if v6 { 6 } else { 4 }
+                    )
+                })?;
         }
-        if rules(fam)
-            .lines()
-            .any(|l| l.starts_with("0:\tfrom all lookup local"))
-        {
-            ip(&[fam, "rule", "del", "pref", "0", "lookup", "local"])?;
-        }
-        if !rules(fam).contains(&format!("{PREF_MARK}:\t")) {
-            let mark = format!("{MARK:#x}");
-            let table = TABLE.to_string();
-            ip(&[
-                fam, "rule", "add", "pref", PREF_MARK, "fwmark", &mark, "lookup", &table,
-            ])?;
-        }
-        let table = TABLE.to_string();
-        ip(&[
-            fam, "route", "replace", "default", "dev", TUN_NAME, "table", &table,
-        ])?;
-    }
+        Ok(())
+    })?;
     // The TUN device hands the kernel packets whose source may be its own address (a VIP
     // it owns) and that come from "outside": accept them as they are.
     for (k, v) in [("rp_filter", "0"), ("accept_local", "1")] {
@@ -93,17 +278,19 @@ pub fn install_routing() -> Result<(), SteerError> {
     Ok(())
 }
 
-/// Undo [`install_routing`] and the marking table (a clean stop).
+/// Undo [`install_routing`] and the marking table (a clean stop). The route goes with the
+/// device.
 pub fn remove_routing() {
-    for fam in ["-4", "-6"] {
-        let _ = ip(&[fam, "rule", "del", "pref", PREF_MARK]);
-        if !rules(fam)
-            .lines()
-            .any(|l| l.starts_with("0:\tfrom all lookup local"))
-        {
-            let _ = ip(&[fam, "rule", "add", "pref", "0", "lookup", "local"]);
+    let undone = netlink(|h| async move {
+        for v6 in [false, true] {
+            let have = dump_rules(&h, v6).await?;
+            let info: Vec<RuleInfo> = have.iter().map(RuleInfo::of).collect();
+            apply_rules(&h, v6, &have, &remove_plan(&info)).await?;
         }
-        let _ = ip(&[fam, "rule", "del", "pref", PREF_LOCAL, "lookup", "local"]);
+        Ok(())
+    });
+    if let Err(e) = undone {
+        tracing::warn!("removing the policy rules of {TUN_NAME}: {e}");
     }
     let _ = crate::steer::nft_apply("table inet rvs_local\ndelete table inet rvs_local\n");
 }
@@ -305,6 +492,71 @@ mod tests {
         assert!(r.contains("elements = { 10.0.0.1 . 6 . 80 }"), "{r}");
         assert!(r.contains("elements = { fd00::1 . 17 . 53 }"), "{r}");
         assert!(r.contains("hook output"), "{r}");
+    }
+
+    fn rule(pref: u32, local: bool, mark: bool) -> RuleInfo {
+        RuleInfo { pref, local, mark }
+    }
+
+    #[test]
+    fn rule_plans_move_local_add_the_mark_and_undo_both() {
+        use RuleOp::*;
+        let other = |pref| rule(pref, false, false);
+        let boot = [rule(0, true, false), other(32766), other(32767)];
+        assert_eq!(install_plan(&boot), [AddLocal(100), Del(0), AddMark]);
+        assert_eq!(remove_plan(&boot), [], "nothing of rvs's to undo");
+        let installed = [rule(90, false, true), rule(100, true, false), other(32766)];
+        assert_eq!(install_plan(&installed), [], "idempotent");
+        assert_eq!(remove_plan(&installed), [Del(0), AddLocal(0), Del(1)]);
+        // Someone else's rule at 90: no second rule there, and it is not removed on stop.
+        assert_eq!(
+            install_plan(&[rule(0, true, false), other(90)]),
+            [AddLocal(100), Del(0)]
+        );
+        assert_eq!(
+            remove_plan(&[other(90), rule(100, true, false)]),
+            [AddLocal(0), Del(1)]
+        );
+    }
+
+    #[test]
+    fn dumped_rules_are_classified() {
+        let to_table = |table: u8, attrs: Vec<RuleAttribute>| {
+            let mut m = RuleMessage::default();
+            m.header.action = RuleAction::ToTable;
+            m.header.table = table;
+            m.attributes = attrs;
+            m
+        };
+        // `0: from all lookup local`: the kernel sends no FRA_PRIORITY for 0.
+        let local0 = to_table(255, vec![RuleAttribute::Table(255)]);
+        assert_eq!(RuleInfo::of(&local0), rule(0, true, false));
+        let local100 = to_table(
+            255,
+            vec![RuleAttribute::Priority(100), RuleAttribute::Table(255)],
+        );
+        assert_eq!(RuleInfo::of(&local100), rule(100, true, false));
+        // Tables above 255 are only in FRA_TABLE (the header says RT_TABLE_COMPAT).
+        let mark = to_table(
+            252,
+            vec![
+                RuleAttribute::Priority(90),
+                RuleAttribute::FwMark(MARK),
+                RuleAttribute::FwMask(u32::MAX),
+                RuleAttribute::Table(TABLE),
+            ],
+        );
+        assert_eq!(RuleInfo::of(&mark), rule(90, false, true));
+        // A selector makes it another rule than the plain `local` one.
+        let iif = to_table(
+            255,
+            vec![
+                RuleAttribute::Priority(100),
+                RuleAttribute::Iifname("lo".into()),
+                RuleAttribute::Table(255),
+            ],
+        );
+        assert_eq!(RuleInfo::of(&iif), rule(100, false, false));
     }
 
     #[test]

@@ -191,6 +191,8 @@ pub enum SteerError {
     Bpffs(String),
     #[error("nftables: {0}")]
     Nft(String),
+    #[error("policy routing: {0}")]
+    Routing(String),
 }
 
 /// The steering program on one interface: its maps, and its link, pinned in bpffs so that
@@ -259,25 +261,8 @@ pub fn ensure_bpffs(root: &Path) -> Result<(), SteerError> {
         "no bpffs at {at}: mounting one; pinned XDP links last only as long as this mount"
     );
     std::fs::create_dir_all(root).map_err(|e| SteerError::Bpffs(format!("{at}: {e}")))?;
-    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
-    let (src, target, fstype) = (c("bpf"), c(&at), c("bpf"));
-    // SAFETY: valid NUL-terminated strings; no data argument.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target.as_ptr(),
-            fstype.as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if r != 0 {
-        return Err(SteerError::Bpffs(format!(
-            "mount -t bpf bpf {at}: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    Ok(())
+    rustix::mount::mount("bpf", root, "bpf", rustix::mount::MountFlags::empty(), None)
+        .map_err(|e| SteerError::Bpffs(format!("mount -t bpf bpf {at}: {e}")))
 }
 
 fn map_err<E: std::fmt::Display>(e: E) -> SteerError {

@@ -5,6 +5,7 @@ use crate::kernel::KernelNet;
 use rvs_engine::{NetView, PortId};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ pub struct Shared {
     pub xsk_stats: Arc<Mutex<Vec<(String, xdpilone::xdp::XdpStatisticsV2)>>>,
     /// rvs's TUN device and its port: the director's own traffic to the services comes in
     /// here, replies to it go out here (see [`crate::local`]).
-    pub tun: Option<(Arc<rvs_decap::sys::Tun>, PortId)>,
+    pub tun: Option<(Arc<tun_rs::SyncDevice>, PortId)>,
     pub lconns: Option<Arc<crate::local::LconnSink>>,
 }
 
@@ -35,11 +36,16 @@ impl Shared {
         self.tun.as_ref().map(|(_, p)| *p)
     }
 
+    /// The TUN device's fd, to poll along with the sockets.
+    pub fn tun_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.tun.as_ref().map(|(t, _)| t.as_fd())
+    }
+
     /// Read one packet from the TUN device into `buf` after `headroom` + a made-up
     /// Ethernet header; returns the frame length.
     pub fn tun_read(&self, buf: &mut [u8], headroom: usize) -> Option<usize> {
         let (tun, _) = self.tun.as_ref()?;
-        let n = tun.read(&mut buf[headroom + ETH..]).ok()?;
+        let n = tun.recv(&mut buf[headroom + ETH..]).ok()?;
         if n == 0 {
             return None;
         }
@@ -68,7 +74,9 @@ impl Shared {
             return false;
         }
         let end = (fi.l3_offset + fi.ip_len).min(frame.len());
-        tun.write(&frame[fi.l3_offset..end]).is_ok()
+        let pkt = &frame[fi.l3_offset..end];
+        // One write is one packet: a short write would be a truncated one.
+        tun.send(pkt).is_ok_and(|n| n == pkt.len())
     }
 
     /// A frame the engine forwarded for a connection the director opened: tell the

@@ -6,6 +6,7 @@
 //! through [`DestSet`], exactly as IPVS schedulers read `dest->activeconns` and friends.
 //! Every comparison uses the kernel's integer maths (cross-multiplication, no division),
 //! so a table reached by rvs gives the same choices an IPVS director would.
+#![forbid(unsafe_code)]
 
 use core::net::IpAddr;
 

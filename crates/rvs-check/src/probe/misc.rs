@@ -180,8 +180,7 @@ mod tests {
             Some(&("nobody".into(), None)),
         )
         .unwrap();
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
+        if rustix::process::geteuid().is_root() {
             assert!(p.run(Duration::from_secs(5)).await.ok);
         }
         assert!(MiscProbe::new("true", false, Some(&("no-such-user-rvs".into(), None))).is_err());
