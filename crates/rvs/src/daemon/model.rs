@@ -286,6 +286,30 @@ impl Model {
     }
 }
 
+/// What keepalived's translation looks at when it diffs a configuration against the table.
+impl rvs_keepalived::plan::Table for Model {
+    fn services(&self) -> impl Iterator<Item = &ServiceSpec> {
+        self.services.iter().map(|s| &s.spec)
+    }
+
+    fn dests(&self, key: &ServiceKey) -> Vec<std::net::SocketAddr> {
+        self.services
+            .iter()
+            .find(|s| s.spec.key == *key)
+            .map(|s| {
+                s.dests
+                    .iter()
+                    .map(|d| std::net::SocketAddr::new(d.spec.addr, d.spec.port))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn fwmark_rules(&self) -> &[cmd::FwmarkRule] {
+        &self.fwmark_rules
+    }
+}
+
 /// What the kernel's `start_sync_thread` fills in, so that `-L --daemon` prints what
 /// ipvsadm prints against a kernel: group 224.0.0.81 (or ff02::81 for an IPv6 group
 /// family), port 8848, TTL 1, and a message size from the MTU (1500 for a master; the
