@@ -55,7 +55,8 @@ impl PartialEq for Model {
 }
 
 /// Why a command was refused: ipvsadm's errno (for its wording) or a message of ours.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct Refusal {
     pub errno: Option<Errno>,
     pub message: String,
@@ -356,6 +357,15 @@ fn proto(p: cmd::Protocol) -> Proto {
     }
 }
 
+/// ipvsadm's protocol of an engine one (the inverse of `proto`).
+pub fn protocol(p: Proto) -> cmd::Protocol {
+    match p {
+        Proto::Tcp => cmd::Protocol::Tcp,
+        Proto::Udp => cmd::Protocol::Udp,
+        Proto::Sctp => cmd::Protocol::Sctp,
+    }
+}
+
 fn prefix(m: Netmask) -> u8 {
     match m {
         Netmask::V4(a) => u32::from(a).leading_ones() as u8,
@@ -444,12 +454,13 @@ pub fn engine_key(k: &ServiceKey) -> ec::SvcKey {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rvs_ctl::parse::parse_with;
     use rvs_ctl::resolve::NoResolver;
 
-    fn cmd(line: &str) -> Command {
+    /// The command of an ipvsadm command line (without the program name).
+    pub(crate) fn cmd(line: &str) -> Command {
         let args: Vec<String> = std::iter::once("ipvsadm")
             .chain(line.split_whitespace())
             .map(String::from)
