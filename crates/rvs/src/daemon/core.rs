@@ -227,7 +227,7 @@ impl Core {
     }
 
     /// The first actions, before any event: load `--config`.
-    pub fn start<R>(&mut self) -> Vec<Action<R>> {
+    pub fn start<R>(&self) -> Vec<Action<R>> {
         match &self.ka {
             Some(k) => vec![Action::ReadConfig(k.path.clone())],
             None => Vec::new(),
@@ -247,6 +247,8 @@ impl Core {
         }
     }
 
+    /// Handle one event at `now` (ms on the daemon's monotonic clock, never going back);
+    /// the driver does the actions in order.
     pub fn handle<R>(&mut self, event: Event<R>, now: u64) -> Vec<Action<R>> {
         let mut out = Vec::new();
         match event {

@@ -382,7 +382,7 @@ fn a_reload_with_a_broken_file_changes_nothing() {
 fn a_broken_file_at_startup_stops_rvsd_with_its_error() {
     let store = MemStore::default();
     let mut core = core_with(&store, true, false);
-    core.start::<u32>();
+    assert_eq!(core.start::<u32>().len(), 1, "read the file");
     let acts = core.handle::<u32>(
         Event::ConfigRead(read(&KA.replace("lb_algo rr", "lb_algo nosuch"))),
         1,
