@@ -42,6 +42,18 @@ pub fn to_engine_limited(
     cfg: &KeepalivedConfig,
     max_services: usize,
 ) -> Result<EngineTables, Diag> {
+    expand(cfg, max_services).map(|x| x.tables)
+}
+
+/// The engine tables with, per virtual server (in file order), the keys it expanded to
+/// (none for a skipped one): the plan's services come from the same, single expansion.
+pub(crate) struct Expansion {
+    pub tables: EngineTables,
+    pub keys: Vec<Vec<SvcKey>>,
+}
+
+/// Expand and validate once; see [`to_engine`].
+pub(crate) fn expand(cfg: &KeepalivedConfig, max_services: usize) -> Result<Expansion, Diag> {
     let mut settings = Settings::default();
     let t = cfg.global.lvs_timeouts;
     settings.timeouts.set(
@@ -54,8 +66,11 @@ pub fn to_engine_limited(
     let mut services = Vec::new();
     let mut seen: HashMap<SvcKey, Pos> = HashMap::new();
     let mut ids = HashSet::new();
+    let mut keys = Vec::with_capacity(cfg.virtual_servers.len());
     for vs in &cfg.virtual_servers {
+        let mut mine = Vec::new();
         if vs.real_servers.is_empty() && vs.sorry_server.is_none() {
+            keys.push(mine);
             continue;
         }
         for key in expand_keys(vs, &groups, max_services)? {
@@ -87,7 +102,9 @@ pub fn to_engine_limited(
                 )
             })?;
             services.push(svc);
+            mine.push(key);
         }
+        keys.push(mine);
     }
     let all = services.iter().cloned().map(Arc::new).collect();
     Config::new(all, fwmark_rules.clone(), settings.clone(), 0).map_err(|e| {
@@ -98,10 +115,13 @@ pub fn to_engine_limited(
             .unwrap_or_else(|| Pos::new("", 0));
         Diag::error(&pos, "", e.to_string())
     })?;
-    Ok(EngineTables {
-        services,
-        fwmark_rules,
-        settings,
+    Ok(Expansion {
+        tables: EngineTables {
+            services,
+            fwmark_rules,
+            settings,
+        },
+        keys,
     })
 }
 

@@ -1,18 +1,25 @@
 //! keepalived.conf for rvs — the configuration layer (sans-IO: no sockets, no clock; files
-//! only through [`ConfigFs`], so tests and the fuzzer feed in-memory files).
+//! only through [`ConfigFs`], so tests and the fuzzer feed in-memory files). The runtime
+//! (the checker's probes, notify scripts, reloads) is rvsd's.
 //!
 //! ```text
 //! files ──ConfigFs──▶ lexer (comments, include+glob, @ID/@^ID, $VAR, ~SEQ/~LST, words)
 //!       ──▶ tree (keyword, args, { block })
 //!       ──▶ parse (every LVS keyword, keepalived's defaults) ──▶ KeepalivedConfig
-//!       ──▶ to_engine (groups/ranges expanded, stable DestIds) ──▶ EngineTables
+//!       ──▶ expansion (groups/ranges, validated once) ─┬─▶ to_engine ──▶ EngineTables
+//!                                                       └─▶ plan ──▶ Plan (ipvsadm specs,
+//!                                                           dest templates, checker targets)
 //! ```
 //!
 //! * [`parse_file`] / [`parse_text`] give a [`KeepalivedConfig`] with its warnings, or a
 //!   [`ConfigError`] and nothing else: the running configuration is left to the caller,
 //!   untouched.
-//! * [`to_engine`] turns it into `rvs_engine` services, fwmark rules and settings.
-//! * [`config_test`] is `keepalived -t`: both steps, every message.
+//! * [`plan::plan`] turns it into what rvsd applies: rvs-ctl's ipvsadm types and the
+//!   checker's targets; [`plan::service_commands`] and [`plan::action_commands`] give the
+//!   transactions for a load or reload and for each checker action.
+//! * [`to_engine`] turns it into `rvs_engine` services, fwmark rules and settings (the
+//!   table keepalived would install before any check has run).
+//! * [`config_test`] is `keepalived -t`: parse and plan, every message.
 //!
 //! What is a warning and what is an error follows keepalived and the issue: an unknown or
 //! unsupported keyword, a deprecated one (`nb_get_retry`), an unclosed block at end of
@@ -46,6 +53,8 @@
 //! with it still loads in keepalived. A fwmark virtual server whose mark no rule sets is
 //! a warning.
 
+#![forbid(unsafe_code)]
+
 pub mod defaults;
 pub mod diag;
 pub mod engine;
@@ -54,6 +63,7 @@ pub mod fuzzing;
 pub mod lexer;
 pub mod model;
 pub mod parse;
+pub mod plan;
 pub mod tree;
 
 pub use diag::{ConfigError, Diag, Pos, Severity};
@@ -61,6 +71,7 @@ pub use engine::{to_engine, EngineTables};
 pub use fs::{ConfigFs, MemFs, StdFs};
 pub use lexer::Options;
 pub use model::*;
+pub use plan::{plan, Plan};
 
 use std::path::Path;
 
@@ -108,7 +119,7 @@ fn finish(pre: lexer::Preprocessor<'_>) -> Result<KeepalivedConfig, ConfigError>
     Ok(cfg)
 }
 
-/// `keepalived -t` for rvs (`rvsd --config-test`): parse and expand into engine tables.
+/// `keepalived -t` for rvs (`rvsd --config-test`): parse and plan, as a load would.
 /// Ok carries the warnings; Err the first error and every message.
 pub fn config_test(
     fs: &dyn ConfigFs,
@@ -116,7 +127,7 @@ pub fn config_test(
     opts: &Options,
 ) -> Result<Vec<Diag>, ConfigError> {
     let cfg = parse_file(fs, path, opts)?;
-    match to_engine(&cfg) {
+    match plan(&cfg) {
         Ok(_) => Ok(cfg.warnings),
         Err(e) => {
             let mut diags = cfg.warnings;

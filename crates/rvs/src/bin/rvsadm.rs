@@ -4,6 +4,8 @@
 //!
 //! Invoked as `ipvsadm-save` it is `ipvsadm -S ...`; as `ipvsadm-restore`, `ipvsadm -R`.
 
+#![forbid(unsafe_code)]
+
 use rvs_ctl::cmd::{Command, ListTarget};
 use rvs_ctl::proto::{self, Request, RequestBody, Response, DEFAULT_SOCKET};
 use rvs_ctl::reply::{strerror, EXIT_LIST_ERROR, EXIT_TABLE_ERROR};

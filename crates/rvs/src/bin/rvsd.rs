@@ -1,10 +1,15 @@
-//! rvsd: the rvs director daemon. Runs in the foreground and logs to stderr.
+//! rvsd: the rvs director daemon. Runs in the foreground and logs to stderr. It wires the
+//! pieces together: the control socket, the data path, the daemon core and its event loop.
+
+#![forbid(unsafe_code)]
 
 use clap::Parser;
-use rvs::daemon::{server, state::Daemon};
+use rvs::daemon::core::{Core, CoreOptions, Event, Signal};
+use rvs::daemon::event_loop::EventLoop;
+use rvs::daemon::server;
+use rvs::daemon::store::{DirStore, NoStore, Store};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -73,160 +78,117 @@ fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    // SAFETY: geteuid has no preconditions.
-    if !args.ifaces.is_empty() && unsafe { libc::geteuid() } != 0 {
+    if !args.ifaces.is_empty() && !rustix::process::geteuid().is_root() {
         anyhow::bail!("{}", rvs_io::IoError::NotRoot);
     }
     // Refuse a second rvsd before touching any interface.
     let listener = server::bind(&args.socket)?;
     let socket = args.socket.clone();
+    let result = serve(&args, listener);
+    let _ = std::fs::remove_file(&socket);
+    result
+}
+
+/// Everything after the socket is bound; the caller removes it however this ends.
+fn serve(args: &Args, listener: std::os::unix::net::UnixListener) -> anyhow::Result<()> {
     let net = if args.ifaces.is_empty() {
         None
     } else {
-        Some(rvs_io::KernelNet::start(&args.ifaces).map_err(|e| {
-            let _ = std::fs::remove_file(&socket);
-            anyhow::anyhow!("{e}")
-        })?)
+        Some(rvs_io::KernelNet::start(&args.ifaces).map_err(|e| anyhow::anyhow!("{e}"))?)
     };
     let clock = std::time::Instant::now();
-    let mut daemon = match &net {
-        Some(n) => {
-            let mem = if args.conn_shm.as_os_str() == "none" {
-                None
-            } else {
-                // The CLOCK_MONOTONIC instant at which this process's now_ms is 0.
-                let origin = rvs_io::shm::monotonic_ms() - clock.elapsed().as_millis() as i64 - 1;
-                let cap6 = (args.conn_capacity / 4).max(1024);
-                Some(
-                    rvs_io::shm::open(&args.conn_shm, args.conn_capacity, cap6, origin).map_err(
-                        |e| {
-                            let _ = std::fs::remove_file(&socket);
-                            anyhow::anyhow!("conn table in {}: {e}", args.conn_shm.display())
-                        },
-                    )?,
-                )
-            };
-            let (d, adopted) = Daemon::with_parts(
-                args.state_dir.clone(),
-                args.conn_capacity,
-                n.clone(),
-                mem,
-                clock,
-            )?;
-            if adopted.kept + adopted.orphaned > 0 {
-                tracing::info!(
-                    kept = adopted.kept,
-                    orphaned = adopted.orphaned,
-                    "adopted the connections of the previous rvsd"
-                );
-            }
-            d
+    let mem = match &net {
+        Some(_) if args.conn_shm.as_os_str() != "none" => {
+            // The CLOCK_MONOTONIC instant at which this process's now_ms is 0.
+            let origin = rvs_io::shm::monotonic_ms() - clock.elapsed().as_millis() as i64 - 1;
+            let cap6 = (args.conn_capacity / 4).max(1024);
+            Some(
+                rvs_io::shm::open(&args.conn_shm, args.conn_capacity, cap6, origin).map_err(
+                    |e| anyhow::anyhow!("conn table in {}: {e}", args.conn_shm.display()),
+                )?,
+            )
         }
-        None => Daemon::new(args.state_dir.clone(), args.conn_capacity)?,
+        _ => None,
     };
-    let engine = daemon.engine();
-    let clock = daemon.clock();
+    let store: Box<dyn Store> = match &args.state_dir {
+        Some(dir) => Box::new(DirStore::new(dir.clone())),
+        None => Box::new(NoStore),
+    };
+    let view: Arc<dyn rvs_engine::NetView> = match &net {
+        Some(n) => n.clone(),
+        None => Arc::new(rvs_engine::StaticNet::default()),
+    };
+    let opts = CoreOptions {
+        conn_capacity: args.conn_capacity,
+        seed: seed(),
+        keepalived: args.config.clone(),
+        steering: net.is_some(),
+    };
+    let (core, adopted) = Core::new(store, view, mem, opts)?;
+    if adopted.kept + adopted.orphaned > 0 {
+        tracing::info!(
+            kept = adopted.kept,
+            orphaned = adopted.orphaned,
+            "adopted the connections of the previous rvsd"
+        );
+    }
     let datapath = match &net {
         Some(n) => {
             let dp = rvs_io::DataPath::start(
                 args.io,
                 &args.ifaces,
-                engine.clone(),
+                core.engine(),
                 n.clone(),
                 clock,
-                &daemon.config(),
+                &core.config(),
                 &args.bpffs,
             )
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&socket);
-                anyhow::anyhow!("{e}")
-            })?;
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             for m in dp.modes() {
                 tracing::info!("data path: {m}");
             }
-            let dp = Arc::new(dp);
-            daemon.set_datapath(dp.clone());
             Some(dp)
         }
         None => None,
     };
-    let shared_cfg = daemon.shared_config();
-    let daemon = Arc::new(Mutex::new(daemon));
-    let ka = match &args.config {
-        Some(path) => match rvs::daemon::keepalived::Keepalived::start(path, daemon.clone()) {
-            Ok(k) => {
-                tracing::info!(config = %path.display(), "keepalived configuration loaded");
-                let k = Arc::new(k);
-                let ks = k.clone();
-                daemon
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .set_check_status(Box::new(move || ks.status()));
-                Some(k)
-            }
-            Err(e) => {
-                if let Some(dp) = &datapath {
-                    dp.stop();
-                }
-                let _ = std::fs::remove_file(&socket);
-                return Err(e);
-            }
-        },
-        None => None,
-    };
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGHUP,
-    ])?;
-    let dp_sig = datapath.clone();
-    let ka_sig = ka.clone();
-    std::thread::spawn(move || {
-        for sig in signals.forever() {
-            if sig == signal_hook::consts::SIGHUP {
-                match &ka_sig {
-                    Some(k) => k.reload(),
-                    None => tracing::info!("SIGHUP: no --config to reload"),
-                }
-                continue;
-            }
-            tracing::info!(signal = sig, "stopping");
-            if let Some(k) = &ka_sig {
-                k.stop();
-            }
-            // A clean stop detaches XDP; a killed rvsd leaves it pinned for the next one.
-            if let Some(dp) = dp_sig {
-                dp.stop();
-            }
-            let _ = std::fs::remove_file(&socket);
-            std::process::exit(0);
-        }
-    });
-    // Engine timers (expiry sweeps, scheduler ageing, rate estimation) and, once a second,
-    // re-steering for address changes and draining real servers.
-    let dp_timer = datapath.clone();
-    std::thread::spawn(move || {
-        let mut ticks = 0u32;
-        loop {
-            std::thread::sleep(Duration::from_millis(100));
-            let now = clock.elapsed().as_millis() as u64 + 1;
-            engine.lock().unwrap_or_else(|p| p.into_inner()).poll(now);
-            ticks += 1;
-            if ticks.is_multiple_of(10) {
-                if let Some(dp) = &dp_timer {
-                    if let Err(e) = dp.sync(&shared_cfg.load()) {
-                        tracing::warn!("data path steering update failed: {e}");
-                    }
-                }
-            }
-        }
-    });
     let what = if datapath.is_some() {
         "serving"
     } else {
         "control plane only"
     };
+    let mut event_loop = EventLoop::new(core, clock, datapath);
+    let events = event_loop.sender();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ])?;
+    let to_loop = events.clone();
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            let sig = match sig {
+                signal_hook::consts::SIGHUP => Signal::Hup,
+                signal_hook::consts::SIGINT => Signal::Int,
+                _ => Signal::Term,
+            };
+            if to_loop.send(Event::Signal(sig)).is_err() {
+                return;
+            }
+        }
+    });
+    event_loop.start()?;
+    std::thread::spawn(move || server::serve(listener, events));
     tracing::info!(socket = %args.socket.display(), state_dir = ?args.state_dir, ifaces = ?args.ifaces, "rvsd ready ({what})");
-    server::serve(listener, daemon);
+    event_loop.run()?;
     Ok(())
+}
+
+/// The engine's hash seed: different in every process, so that a client cannot aim at one
+/// hash chain.
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+        ^ u64::from(std::process::id())
 }

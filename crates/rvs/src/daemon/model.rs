@@ -55,7 +55,8 @@ impl PartialEq for Model {
 }
 
 /// Why a command was refused: ipvsadm's errno (for its wording) or a message of ours.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct Refusal {
     pub errno: Option<Errno>,
     pub message: String,
@@ -286,6 +287,30 @@ impl Model {
     }
 }
 
+/// What keepalived's translation looks at when it diffs a configuration against the table.
+impl rvs_keepalived::plan::Table for Model {
+    fn services(&self) -> impl Iterator<Item = &ServiceSpec> {
+        self.services.iter().map(|s| &s.spec)
+    }
+
+    fn dests(&self, key: &ServiceKey) -> Vec<std::net::SocketAddr> {
+        self.services
+            .iter()
+            .find(|s| s.spec.key == *key)
+            .map(|s| {
+                s.dests
+                    .iter()
+                    .map(|d| std::net::SocketAddr::new(d.spec.addr, d.spec.port))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn fwmark_rules(&self) -> &[cmd::FwmarkRule] {
+        &self.fwmark_rules
+    }
+}
+
 /// What the kernel's `start_sync_thread` fills in, so that `-L --daemon` prints what
 /// ipvsadm prints against a kernel: group 224.0.0.81 (or ff02::81 for an IPv6 group
 /// family), port 8848, TTL 1, and a message size from the MTU (1500 for a master; the
@@ -329,6 +354,15 @@ fn proto(p: cmd::Protocol) -> Proto {
         cmd::Protocol::Tcp => Proto::Tcp,
         cmd::Protocol::Udp => Proto::Udp,
         cmd::Protocol::Sctp => Proto::Sctp,
+    }
+}
+
+/// ipvsadm's protocol of an engine one (the inverse of `proto`).
+pub fn protocol(p: Proto) -> cmd::Protocol {
+    match p {
+        Proto::Tcp => cmd::Protocol::Tcp,
+        Proto::Udp => cmd::Protocol::Udp,
+        Proto::Sctp => cmd::Protocol::Sctp,
     }
 }
 
@@ -420,12 +454,13 @@ pub fn engine_key(k: &ServiceKey) -> ec::SvcKey {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rvs_ctl::parse::parse_with;
     use rvs_ctl::resolve::NoResolver;
 
-    fn cmd(line: &str) -> Command {
+    /// The command of an ipvsadm command line (without the program name).
+    pub(crate) fn cmd(line: &str) -> Command {
         let args: Vec<String> = std::iter::once("ipvsadm")
             .chain(line.split_whitespace())
             .map(String::from)

@@ -1,24 +1,45 @@
 //! The control socket: a Unix stream socket, mode 0600, answering root only. Each client
-//! gets a thread; requests are serialised on the daemon lock, so a transaction is applied
-//! whole before the next one is looked at.
+//! gets a thread that decodes its frames and hands each request to the event loop, which
+//! handles one event at a time: a transaction is applied whole before the next one is
+//! looked at. This is the one place where the core's typed replies and errors become the
+//! wire's `Response`.
 
-use super::state::Daemon;
-use rvs_ctl::proto::{self, Response, MAX_MESSAGE};
+use super::core::{Event, Reply};
+use super::event_loop::LoopEvent;
+use super::txn::TxnError;
+use rvs_ctl::proto::{self, RequestBody, Response, MAX_MESSAGE};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Duration;
 
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("another rvsd is already serving {}", path.display())]
+    InUse { path: PathBuf },
+    #[error("cannot bind {}: {source}", path.display())]
+    Bind {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// Bind the control socket, refusing to steal it from a live rvsd.
-pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+pub fn bind(path: &Path) -> Result<UnixListener, BindError> {
+    let failed = |source| BindError::Bind {
+        path: path.to_path_buf(),
+        source,
+    };
     if UnixStream::connect(path).is_ok() {
-        anyhow::bail!("another rvsd is already serving {}", path.display());
+        return Err(BindError::InUse {
+            path: path.to_path_buf(),
+        });
     }
     let _ = std::fs::remove_file(path);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(failed)?;
     }
     // Bind under a private name, then rename into place: the socket's path appears only once
     // it is listening (std binds and listens in one call) and already 0600, so a client that
@@ -31,23 +52,23 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
         std::process::id()
     ));
     let _ = std::fs::remove_file(&tmp);
-    let listener = UnixListener::bind(&tmp)
-        .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", path.display()))?;
+    let listener = UnixListener::bind(&tmp).map_err(failed)?;
     let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
         .and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = placed {
         let _ = std::fs::remove_file(&tmp);
-        anyhow::bail!("cannot bind {}: {e}", path.display());
+        return Err(failed(e));
     }
     Ok(listener)
 }
 
-pub fn serve(listener: UnixListener, daemon: Arc<Mutex<Daemon>>) {
+/// Accept clients forever, each on its own thread, their requests going to `events`.
+pub fn serve(listener: UnixListener, events: mpsc::Sender<LoopEvent>) {
     for stream in listener.incoming() {
         match stream {
             Ok(s) => {
-                let d = daemon.clone();
-                std::thread::spawn(move || client(s, d));
+                let events = events.clone();
+                std::thread::spawn(move || client(s, events));
             }
             Err(e) => tracing::warn!("control socket accept: {e}"),
         }
@@ -62,7 +83,38 @@ fn error(message: String) -> Response {
     }
 }
 
-fn client(mut s: UnixStream, daemon: Arc<Mutex<Daemon>>) {
+/// Ask the event loop and wait for its answer.
+fn ask(events: &mpsc::Sender<LoopEvent>, req: RequestBody) -> Response {
+    let (reply, answer) = mpsc::sync_channel(1);
+    if events.send(Event::Control { req, reply }).is_err() {
+        return error("rvsd is stopping".into());
+    }
+    match answer.recv() {
+        Ok(r) => response(r),
+        Err(_) => error("rvsd is stopping".into()),
+    }
+}
+
+/// The wire's form of a reply: ipvsadm's errno and the failing command's index, so that
+/// rvsadm prints what ipvsadm would.
+fn response(r: Result<Reply, TxnError>) -> Response {
+    match r {
+        Ok(Reply::Applied) => Response::Ok,
+        Ok(Reply::Table(t)) => Response::Table(t),
+        Ok(Reply::Conns(c)) => Response::Conns(c),
+        Ok(Reply::Timeouts(t)) => Response::Timeouts(t),
+        Ok(Reply::Daemons(d)) => Response::Daemons(d),
+        Ok(Reply::IoStats(rows)) => Response::IoStats(rows),
+        Ok(Reply::CheckStatus(lines)) => Response::CheckStatus(lines),
+        Err(e) => Response::Error {
+            index: e.index(),
+            errno: e.errno(),
+            message: e.to_string(),
+        },
+    }
+}
+
+fn client(mut s: UnixStream, events: mpsc::Sender<LoopEvent>) {
     match rustix::net::sockopt::socket_peercred(&s) {
         Ok(cred) if cred.uid.is_root() || cred.uid == rustix::process::geteuid() => {}
         Ok(cred) => {
@@ -97,10 +149,7 @@ fn client(mut s: UnixStream, daemon: Arc<Mutex<Daemon>>) {
             return;
         }
         let resp = match proto::decode_request(&body) {
-            Ok(req) => daemon
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .handle(req.body),
+            Ok(req) => ask(&events, req.body),
             Err(e) => {
                 tracing::warn!("bad control request: {e}");
                 error(e.to_string())
