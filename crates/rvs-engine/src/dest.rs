@@ -210,6 +210,7 @@ impl Core {
     }
 
     /// IPVS `ip_vs_bind_dest`.
+    #[inline]
     pub(crate) fn bind(&mut self, slot: u32, flags: ConnFlags) {
         let d = &mut self.dests[slot as usize];
         d.refs += 1;
@@ -229,6 +230,7 @@ impl Core {
 
     /// IPVS `ip_vs_unbind_dest`, with its threshold rule: below the lower threshold, or
     /// below ¾ of the upper one when only that is set, the dest takes new conns again.
+    #[inline]
     pub(crate) fn unbind(&mut self, slot: u32, flags: ConnFlags) {
         if slot == NIL {
             return;
@@ -262,6 +264,7 @@ impl Core {
     }
 
     /// Move a conn between activeconns and inactconns as its state changes.
+    #[inline]
     pub(crate) fn set_active<A: ConnAddr>(&mut self, c: &mut Conn<A>, active: bool) {
         let was_active = !c.flags.contains(ConnFlags::INACTIVE);
         if was_active == active || c.dest == NIL {
@@ -279,6 +282,7 @@ impl Core {
         }
     }
 
+    #[inline]
     pub(crate) fn count_in(&mut self, dest: u32, bytes: usize) {
         if dest == NIL {
             return;
@@ -293,6 +297,7 @@ impl Core {
         }
     }
 
+    #[inline]
     pub(crate) fn count_out(&mut self, dest: u32, bytes: usize) {
         if dest == NIL {
             return;
@@ -308,6 +313,7 @@ impl Core {
     }
 
     /// The tunnel parameters of a dest.
+    #[inline]
     pub(crate) fn dest_tunnel(&self, slot: u32) -> Option<(IpAddr, TunType, TunCsum)> {
         let d = &self.dests[slot as usize];
         match d.cfg.fwd {
@@ -316,6 +322,7 @@ impl Core {
         }
     }
 
+    #[inline]
     pub(crate) fn count_related(&mut self, dest: u32, bytes: usize, inbound: bool) {
         self.counters.icmp_related += 1;
         if inbound {

@@ -37,6 +37,7 @@ pub(crate) struct DestRt {
 }
 
 impl DestRt {
+    #[inline]
     pub fn available(&self) -> bool {
         self.svc != NIL
     }
@@ -58,6 +59,7 @@ pub(crate) struct SvcDests<'a> {
 }
 
 impl DestSet for SvcDests<'_> {
+    #[inline]
     fn len(&self) -> usize {
         self.slots.len()
     }
@@ -71,6 +73,7 @@ impl DestSet for SvcDests<'_> {
             overloaded: d.overloaded,
         }
     }
+    #[inline]
     fn key(&self, i: usize) -> DestKey {
         let d = &self.dests[self.slots[i] as usize];
         DestKey {
@@ -89,6 +92,7 @@ pub(crate) struct Released {
 }
 
 impl Released {
+    #[inline]
     pub fn of<A: ConnAddr>(c: &Conn<A>) -> Self {
         Released {
             dest: c.dest,
@@ -122,6 +126,7 @@ pub(crate) struct Core {
 
 /// Whether a defence strategy at `level` (see `Settings::secure_tcp`) is on now (IPVS
 /// `update_defense_level`).
+#[inline]
 pub(crate) fn defence_on(level: u8, pressure: bool) -> bool {
     level >= 3 || (level >= 1 && pressure)
 }
