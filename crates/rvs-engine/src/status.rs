@@ -64,6 +64,7 @@ impl Engine {
 
     /// Cross-check the dest counters and template references against the conn tables.
     /// O(table); for tests and fuzzing.
+    #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut want = vec![(0u32, 0u32, 0u32, 0u32); self.core.dests.len()];
         fn scan<A: ConnAddr>(
