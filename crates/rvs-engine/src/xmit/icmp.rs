@@ -1,6 +1,6 @@
 //! ICMP errors that belong to a conn (IPVS `ip_vs_in_icmp` / `ip_vs_out_icmp` find the conn,
-//! `ip_vs_icmp_xmit` sends the error on): [`related`] finds it, the engine counts it and
-//! resolves the hop, [`relay_in`] / [`relay_out`] rewrite and send.
+//! `ip_vs_icmp_xmit` sends the error on): `related` finds it, the engine counts it and
+//! resolves the hop, `relay_in` / `relay_out` rewrite and send.
 //!
 //! An error quotes the packet that caused it. From the client side, that packet is one we
 //! sent the client (vaddr → caddr), so the error goes on to the real server; from the real
