@@ -1,18 +1,12 @@
 //! Direct routing (IPVS `ip_vs_dr_xmit`): only the destination MAC changes; the real server
 //! holds the VIP on a non-ARPing interface and answers the client directly.
 
-use super::{dec_ttl, Hdr};
-use crate::engine::Core;
+use super::{dec_ttl, Hdr, Hop, IcmpRequest, Sent};
 use crate::packet::PacketBuf;
-use crate::verdict::Verdict;
 
-pub(crate) fn dr(core: &mut Core, pkt: &mut PacketBuf, h: &Hdr, dest: u32) -> Verdict {
-    let hop = match core.hop_to_dest(dest) {
-        Ok(hop) => hop,
-        Err(r) => return Verdict::Drop(r),
-    };
+pub(crate) fn dr(pkt: &mut PacketBuf, h: &Hdr, hop: &Hop) -> Sent {
     if !dec_ttl(pkt.data_mut(), h) {
-        return core.icmp_time_exceeded(pkt, h);
+        return Err(IcmpRequest::TimeExceeded);
     }
-    hop.finish(pkt.data_mut())
+    Ok(hop.finish(pkt.data_mut()))
 }

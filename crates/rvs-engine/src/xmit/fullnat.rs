@@ -2,25 +2,20 @@
 //! director, so real servers need no route back through it (our extension; IPVS has it only
 //! in out-of-tree patches).
 
-use super::{dec_ttl, fix_sctp, set_addr, set_port, Hdr};
-use crate::conn::{Conn, ConnAddr};
-use crate::engine::Core;
+use super::{dec_ttl, fix_sctp, set_addr, set_port, Hdr, Hop, IcmpRequest, Sent};
+use crate::config::{Config, ServiceConfig};
+use crate::conn::{Conn, ConnAddr, ConnKey, ConnTable};
 use crate::packet::PacketBuf;
-use crate::verdict::Verdict;
 
 /// Client → real server: caddr:cport become laddr:lport, vaddr:vport become daddr:dport.
 pub(crate) fn fullnat_in<A: ConnAddr>(
-    core: &mut Core,
     pkt: &mut PacketBuf,
     h: &Hdr,
     c: &Conn<A>,
-) -> Verdict {
-    let hop = match core.hop_to_dest(c.dest) {
-        Ok(hop) => hop,
-        Err(r) => return Verdict::Drop(r),
-    };
+    hop: &Hop,
+) -> Sent {
     if !dec_ttl(pkt.data_mut(), h) {
-        return core.icmp_time_exceeded(pkt, h);
+        return Err(IcmpRequest::TimeExceeded);
     }
     let f = pkt.data_mut();
     set_addr(f, h, false, c.laddr.as_ref());
@@ -28,22 +23,18 @@ pub(crate) fn fullnat_in<A: ConnAddr>(
     set_addr(f, h, true, c.daddr.as_ref());
     set_port(f, h, true, c.dport);
     fix_sctp(f, h);
-    hop.finish(f)
+    Ok(hop.finish(f))
 }
 
 /// Real server → client: the reverse of both translations.
 pub(crate) fn fullnat_out<A: ConnAddr>(
-    core: &mut Core,
     pkt: &mut PacketBuf,
     h: &Hdr,
     c: &Conn<A>,
-) -> Verdict {
-    let hop = match core.hop_to(c.caddr.to_ip()) {
-        Ok(hop) => hop,
-        Err(r) => return Verdict::Drop(r),
-    };
+    hop: &Hop,
+) -> Sent {
     if !dec_ttl(pkt.data_mut(), h) {
-        return core.icmp_time_exceeded(pkt, h);
+        return Err(IcmpRequest::TimeExceeded);
     }
     let f = pkt.data_mut();
     set_addr(f, h, false, c.vaddr.as_ref());
@@ -51,5 +42,52 @@ pub(crate) fn fullnat_out<A: ConnAddr>(
     set_addr(f, h, true, c.caddr.as_ref());
     set_port(f, h, true, c.cport);
     fix_sctp(f, h);
-    hop.finish(f)
+    Ok(hop.finish(f))
+}
+
+/// The lowest local port FULLNAT hands out; below are the well-known and registered ports a
+/// real server may itself use toward the director.
+const LPORT_MIN: u16 = 1024;
+
+/// Pick a FULLNAT local address and port whose reply key is free.
+pub(crate) fn alloc_local_port<A: ConnAddr>(
+    table: &ConnTable<A>,
+    cfg: &Config,
+    svc: &ServiceConfig,
+    c: &Conn<A>,
+    seed: u64,
+) -> Option<(A, u16)> {
+    let pool = if svc.laddrs.is_empty() {
+        &cfg.settings().laddrs
+    } else {
+        &svc.laddrs
+    };
+    let span = (u16::MAX - LPORT_MIN) as u64 + 1;
+    let h = ConnKey {
+        proto: c.proto,
+        template: false,
+        a1: c.caddr,
+        p1: c.cport,
+        a2: c.daddr,
+        p2: c.dport,
+    }
+    .hash([seed, !seed]);
+    for laddr in pool.iter().filter_map(|a| A::from_ip(*a)) {
+        for probe in 0..64u64 {
+            let lport =
+                LPORT_MIN + ((h.wrapping_add(probe.wrapping_mul(0x9e37_79b9))) % span) as u16;
+            let key = ConnKey {
+                proto: c.proto,
+                template: false,
+                a1: c.daddr,
+                p1: c.dport,
+                a2: laddr,
+                p2: lport,
+            };
+            if !table.out_key_taken(&key) {
+                return Some((laddr, lport));
+            }
+        }
+    }
+    None
 }

@@ -1,4 +1,6 @@
-//! ICMP errors that belong to a conn (IPVS `ip_vs_in_icmp` / `ip_vs_out_icmp`).
+//! ICMP errors that belong to a conn (IPVS `ip_vs_in_icmp` / `ip_vs_out_icmp` find the conn,
+//! `ip_vs_icmp_xmit` sends the error on): `related` finds it, the engine counts it and
+//! resolves the hop, `relay_in` / `relay_out` rewrite and send.
 //!
 //! An error quotes the packet that caused it. From the client side, that packet is one we
 //! sent the client (vaddr → caddr), so the error goes on to the real server; from the real
@@ -6,9 +8,8 @@
 //! client. For NAT and FULLNAT the quoted headers are translated like the outer ones, so
 //! that each end recognises its own packet.
 
-use super::{set_addr, set_port, wr16, Hdr};
+use super::{set_addr, set_port, wr16, Hdr, Hop};
 use crate::conn::{tick_of, Conn, ConnAddr, ConnKey, ConnTable, FwdKind};
-use crate::engine::Core;
 use crate::packet::PacketBuf;
 use crate::verdict::{DropReason, Verdict};
 use rvs_wire::frame::{parse_inner_ip, FrameInfo, L3};
@@ -28,29 +29,38 @@ fn is_error(v6: bool, t: u8) -> bool {
     }
 }
 
-pub(crate) fn icmp<A: ConnAddr>(
-    core: &mut Core,
-    table: &mut ConnTable<A>,
-    pkt: &mut PacketBuf,
+/// An ICMP error about one of our conns: the conn, and where the quoted packet's headers
+/// are. The caller counts it and sends it on with [`relay_in`] or [`relay_out`].
+pub(crate) enum Related<A: ConnAddr> {
+    /// From the client side, about a packet we sent the client: on to the real server.
+    In { c: Conn<A>, ih: Hdr },
+    /// From the real server, about a packet we forwarded to it: back to the client.
+    Out { c: Conn<A>, ih: Hdr },
+}
+
+/// The live conn an ICMP error is about, if any (anything else passes to the kernel).
+pub(crate) fn related<A: ConnAddr>(
+    table: &ConnTable<A>,
+    pkt: &PacketBuf,
     h: &Hdr,
     fi: &FrameInfo,
     now: u64,
-) -> Verdict {
+) -> Option<Related<A>> {
     if !is_error(h.v6, fi.l4_kind) {
-        return Verdict::Pass;
+        return None;
     }
     let ip_end = (h.l3 + h.ip_len).min(pkt.len());
     let inner_off = h.l4 + 8;
     if inner_off >= ip_end {
-        return Verdict::Pass;
+        return None;
     }
     let Ok(inner) = parse_inner_ip(&pkt.data()[inner_off..ip_end]) else {
-        return Verdict::Pass;
+        return None;
     };
     // No quoted ports (a bare IP header or a later fragment): nothing to match a conn by,
     // and the port rewrites below would fall outside the quote.
     if !inner.l4_ok {
-        return Verdict::Pass;
+        return None;
     }
     let same_family = matches!((inner.l3, h.v6), (L3::Ipv4, false) | (L3::Ipv6, true));
     if !same_family
@@ -59,10 +69,10 @@ pub(crate) fn icmp<A: ConnAddr>(
             ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP
         )
     {
-        return Verdict::Pass;
+        return None;
     }
     let (Some(isrc), Some(idst)) = (A::from_ip(inner.src), A::from_ip(inner.dst)) else {
-        return Verdict::Pass;
+        return None;
     };
     let tnow = tick_of(now);
     // A quote is often cut short: its transport checksum may only be updated when the
@@ -94,7 +104,7 @@ pub(crate) fn icmp<A: ConnAddr>(
     if let Some(i) = table.find_in(&k_in) {
         let c = *table.get(i);
         if !c.expired(tnow) {
-            return relay_in(core, pkt, h, &ih, &c);
+            return Some(Related::In { c, ih });
         }
     }
     // About a packet we forwarded to the real server: inner is (caddr|laddr) → daddr.
@@ -109,61 +119,50 @@ pub(crate) fn icmp<A: ConnAddr>(
     if let Some(i) = table.find_out(&k_out) {
         let c = *table.get(i);
         if !c.expired(tnow) {
-            return relay_out(core, pkt, h, &ih, &c);
+            return Some(Related::Out { c, ih });
         }
     }
-    Verdict::Pass
+    None
 }
 
-/// Client side → real server.
-fn relay_in<A: ConnAddr>(
-    core: &mut Core,
+/// Client side → real server, for NAT and FULLNAT (DR and TUN forward the error as it is,
+/// like any packet of the conn). `hop` leads to the real server.
+pub(crate) fn relay_in<A: ConnAddr>(
     pkt: &mut PacketBuf,
     h: &Hdr,
     ih: &Hdr,
     c: &Conn<A>,
+    hop: Result<Hop, DropReason>,
 ) -> Verdict {
-    core.count_related(c.dest, h.ip_len, true);
-    match c.flags.fwd() {
-        FwdKind::Masq | FwdKind::FullNat => {
-            let f = pkt.data_mut();
-            if c.flags.fwd() == FwdKind::FullNat {
-                set_addr(f, h, false, c.laddr.as_ref());
-                // The quoted packet went laddr:lport → ... from the server's point of view.
-                set_addr(f, ih, true, c.laddr.as_ref());
-                set_port(f, ih, true, c.lport);
-            }
-            set_addr(f, h, true, c.daddr.as_ref());
-            set_addr(f, ih, false, c.daddr.as_ref());
-            set_port(f, ih, false, c.dport);
-            fix_icmp_checksum(f, h);
-            let hop = match core.hop_to_dest(c.dest) {
-                Ok(hop) => hop,
-                Err(r) => return Verdict::Drop(r),
-            };
-            if !super::dec_ttl(pkt.data_mut(), h) {
-                return Verdict::Drop(DropReason::TtlExceeded);
-            }
-            hop.finish(pkt.data_mut())
-        }
-        // DR and TUN forward the error as it is, like any packet of the conn.
-        FwdKind::Route | FwdKind::Tunnel => core.xmit_related_in(pkt, h, c),
+    let f = pkt.data_mut();
+    if c.flags.fwd() == FwdKind::FullNat {
+        set_addr(f, h, false, c.laddr.as_ref());
+        // The quoted packet went laddr:lport → ... from the server's point of view.
+        set_addr(f, ih, true, c.laddr.as_ref());
+        set_port(f, ih, true, c.lport);
     }
-}
-
-/// Real server side → client.
-fn relay_out<A: ConnAddr>(
-    core: &mut Core,
-    pkt: &mut PacketBuf,
-    h: &Hdr,
-    ih: &Hdr,
-    c: &Conn<A>,
-) -> Verdict {
-    core.count_related(c.dest, h.ip_len, false);
-    let hop = match core.hop_to(c.caddr.to_ip()) {
+    set_addr(f, h, true, c.daddr.as_ref());
+    set_addr(f, ih, false, c.daddr.as_ref());
+    set_port(f, ih, false, c.dport);
+    fix_icmp_checksum(f, h);
+    let hop = match hop {
         Ok(hop) => hop,
         Err(r) => return Verdict::Drop(r),
     };
+    if !super::dec_ttl(pkt.data_mut(), h) {
+        return Verdict::Drop(DropReason::TtlExceeded);
+    }
+    hop.finish(pkt.data_mut())
+}
+
+/// Real server side → client; `hop` leads to the client.
+pub(crate) fn relay_out<A: ConnAddr>(
+    pkt: &mut PacketBuf,
+    h: &Hdr,
+    ih: &Hdr,
+    c: &Conn<A>,
+    hop: &Hop,
+) -> Verdict {
     let f = pkt.data_mut();
     set_addr(f, h, false, c.vaddr.as_ref());
     set_addr(f, ih, true, c.vaddr.as_ref());

@@ -1,6 +1,10 @@
 //! Forwarding methods (IPVS `ip_vs_xmit.c`), one file each, over shared in-place rewrite
 //! primitives.
 //!
+//! A transmitter is handed everything it needs (the conn, the resolved `Hop`) and returns
+//! a verdict, or an `IcmpRequest` when the sender must hear of an error: it never calls
+//! back into the engine.
+//!
 //! Rewrites are done on raw offsets found by the one-pass parse, with RFC 1624 incremental
 //! checksum updates: an address or port change costs a few adds instead of a pass over the
 //! payload. This is only right when the incoming checksum is complete, which real NICs
@@ -13,8 +17,69 @@ pub mod icmp;
 pub mod nat;
 pub mod tun;
 
+use crate::net::PortId;
+use crate::verdict::Verdict;
+use core::net::IpAddr;
 use rvs_wire::ethernet::MacAddr;
 use rvs_wire::{checksum, ip_proto};
+
+/// A resolved next hop: the port a frame leaves by and the MACs it leaves with. The engine
+/// resolves it (`route.rs`); a transmitter finishes its frame on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Hop {
+    pub port: PortId,
+    pub src_mac: MacAddr,
+    pub dst_mac: Option<MacAddr>,
+    pub next_hop: IpAddr,
+    pub src: IpAddr,
+    pub mtu: u16,
+}
+
+impl Hop {
+    #[inline]
+    pub fn finish(&self, f: &mut [u8]) -> Verdict {
+        match self.dst_mac {
+            Some(mac) => {
+                set_macs(f, self.src_mac, mac);
+                Verdict::Tx(self.port)
+            }
+            None => {
+                set_macs(f, self.src_mac, MacAddr([0; 6]));
+                Verdict::TxPending {
+                    port: self.port,
+                    next_hop: self.next_hop,
+                }
+            }
+        }
+    }
+}
+
+/// An ICMP error a transmitter asks for instead of sending the frame. Building it needs the
+/// engine's reply state (scratch buffer, IP ident, ingress port), so the caller does it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IcmpRequest {
+    /// TTL or hop limit ran out (IPVS `decrement_ttl`'s ICMP_TIME_EXCEEDED).
+    TimeExceeded,
+    /// The frame does not fit the path: fragmentation needed / packet too big, `mtu` being
+    /// what the sender may use.
+    TooBig { mtu: u32 },
+}
+
+/// What a transmitter did: a verdict on the rewritten frame, or a request for an ICMP error.
+pub(crate) type Sent = Result<Verdict, IcmpRequest>;
+
+/// The IPv4 identification counter of the packets the engine builds (tunnel headers and ICMP
+/// errors).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IpIdent(pub u16);
+
+impl IpIdent {
+    #[inline]
+    pub fn next(&mut self) -> u16 {
+        self.0 = self.0.wrapping_add(1);
+        self.0
+    }
+}
 
 /// Where the headers of the frame being processed are.
 #[derive(Clone, Copy, Debug)]

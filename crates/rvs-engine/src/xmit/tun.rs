@@ -2,9 +2,8 @@
 //! IPv4 or IPv6 header toward the real server, as IPIP, GUE (UDP) or GRE. The outer family
 //! follows the real server, so IPv6 services may use IPv4 tunnel servers and the reverse.
 
-use super::{dec_ttl, rd16, wr16, Hdr};
+use super::{dec_ttl, rd16, wr16, Hdr, Hop, IcmpRequest, IpIdent, Sent};
 use crate::config::{TunCsum, TunType};
-use crate::engine::Core;
 use crate::packet::PacketBuf;
 use crate::verdict::{DropReason, Verdict};
 use core::net::IpAddr;
@@ -24,14 +23,14 @@ pub fn overhead(outer_v6: bool, tun: TunType, csum: TunCsum) -> usize {
     }
 }
 
-pub(crate) fn tun(core: &mut Core, pkt: &mut PacketBuf, h: &Hdr, dest: u32) -> Verdict {
-    let Some((daddr, tun, csum)) = core.dest_tunnel(dest) else {
-        return Verdict::Drop(DropReason::Unsupported);
-    };
-    let hop = match core.hop_to_dest(dest) {
-        Ok(hop) => hop,
-        Err(r) => return Verdict::Drop(r),
-    };
+/// `daddr`, `tun` and `csum` are the dest's tunnel parameters, `hop` the way to it.
+pub(crate) fn tun(
+    pkt: &mut PacketBuf,
+    h: &Hdr,
+    hop: &Hop,
+    (daddr, tun, csum): (IpAddr, TunType, TunCsum),
+    ident: &mut IpIdent,
+) -> Sent {
     let outer_v6 = daddr.is_ipv6();
     let over = overhead(outer_v6, tun, csum);
     let inner_len = h.ip_len;
@@ -40,18 +39,18 @@ pub(crate) fn tun(core: &mut Core, pkt: &mut PacketBuf, h: &Hdr, dest: u32) -> V
         if !inner_df {
             // IPVS would let the kernel fragment the outer packet; a userspace data path
             // sending one frame per verdict cannot, so this is counted instead.
-            return Verdict::Drop(DropReason::TooBig);
+            return Ok(Verdict::Drop(DropReason::TooBig));
         }
         let mtu = (hop.mtu as usize).saturating_sub(over) as u32;
-        return core.icmp_too_big(pkt, h, mtu);
+        return Err(IcmpRequest::TooBig { mtu });
     }
     if !dec_ttl(pkt.data_mut(), h) {
-        return core.icmp_time_exceeded(pkt, h);
+        return Err(IcmpRequest::TimeExceeded);
     }
     let entropy = flow_entropy(pkt.data(), h);
     let l2 = h.l3;
     if !pkt.push_front(over) {
-        return Verdict::Drop(DropReason::NoHeadroom);
+        return Ok(Verdict::Drop(DropReason::NoHeadroom));
     }
     // Drop any Ethernet padding after the inner packet before it is covered by lengths.
     pkt.set_len(l2 + over + inner_len);
@@ -80,7 +79,7 @@ pub(crate) fn tun(core: &mut Core, pkt: &mut PacketBuf, h: &Hdr, dest: u32) -> V
             o[0] = 0x45;
             o[1] = tos;
             wr16(o, 2, (20 + payload_len) as u16);
-            wr16(o, 4, core.next_ip_ident());
+            wr16(o, 4, ident.next());
             wr16(o, 6, if df { 0x4000 } else { 0 });
             o[8] = OUTER_TTL;
             o[9] = encap_proto;
@@ -99,7 +98,7 @@ pub(crate) fn tun(core: &mut Core, pkt: &mut PacketBuf, h: &Hdr, dest: u32) -> V
             o[8..24].copy_from_slice(&s.octets());
             o[24..40].copy_from_slice(&d.octets());
         }
-        _ => return Verdict::Drop(DropReason::NoRoute),
+        _ => return Ok(Verdict::Drop(DropReason::NoRoute)),
     }
     let e = &mut o[outer_hdr..];
     match tun {
@@ -139,7 +138,7 @@ pub(crate) fn tun(core: &mut Core, pkt: &mut PacketBuf, h: &Hdr, dest: u32) -> V
             }
         }
     }
-    hop.finish(pkt.data_mut())
+    Ok(hop.finish(pkt.data_mut()))
 }
 
 /// A per-flow value for the GUE source port, so that ECMP and RSS on the way to the real
