@@ -294,6 +294,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         self.set_checksum(c);
     }
 
+    /// Patches the header checksum after a field at an even offset changed from `old` to
+    /// `new` (RFC 1624), instead of re-summing the header: the TTL (with the protocol,
+    /// as the 16-bit word they share) or an address.
+    #[inline]
+    pub fn update_checksum_for(&mut self, old: &[u8], new: &[u8]) {
+        let c = checksum::update_addr(self.checksum(), old, new);
+        self.set_checksum(c);
+    }
+
     /// The bytes after the header, up to `total_len`, mutably.
     #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
@@ -458,6 +467,25 @@ mod tests {
         assert_eq!(p.ident(), 7);
         assert_eq!(p.protocol(), ip_proto::UDP);
         assert_eq!(p.dscp_ecn(), 0xb8);
+    }
+
+    #[test]
+    fn incremental_checksum() {
+        // TTL 64 -> 63 and a new destination, patched: the same bytes as a full recompute.
+        let mut buf = SYN;
+        let mut p = Ipv4Packet::new_checked(&mut buf[..]).unwrap();
+        let proto = p.protocol();
+        p.set_ttl(63);
+        p.update_checksum_for(&[64, proto], &[63, proto]);
+        let old = p.dst_addr().octets();
+        p.set_dst_addr(Ipv4Addr::new(172, 16, 0, 2));
+        p.update_checksum_for(&old, &[172, 16, 0, 2]);
+        assert!(p.verify_checksum());
+        let mut full = buf;
+        Ipv4Packet::new_unchecked(&mut full[..]).fill_checksum();
+        assert_eq!(buf, full);
+        assert_eq!(&buf[8..12], &[63, 0x06, 0xb1, 0xc1]);
+        assert_eq!(&buf[16..20], &[172, 16, 0, 2]);
     }
 
     #[test]
