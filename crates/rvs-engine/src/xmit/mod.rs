@@ -101,11 +101,6 @@ pub struct Hdr {
     pub ip_len: usize,
 }
 
-#[inline]
-pub fn rd16(b: &[u8], off: usize) -> u16 {
-    u16::from_be_bytes([b[off], b[off + 1]])
-}
-
 /// Big-endian store for `reply.rs`, which builds ICMP errors by hand; the transmitters
 /// themselves write through rvs-wire's views.
 #[inline]
