@@ -172,6 +172,7 @@ pub(crate) fn tun(
 
 /// A per-flow value for the GUE source port, so that ECMP and RSS on the way to the real
 /// server spread flows the way they would spread the inner packets.
+#[inline]
 pub fn flow_entropy(f: &[u8], h: &Hdr) -> u16 {
     let mut x: u32 = 0x811c_9dc5;
     let mut mix = |bytes: &[u8]| {
