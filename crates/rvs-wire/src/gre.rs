@@ -226,6 +226,7 @@ impl GreRepr {
     /// With `csum` set, the checksum covers the header and the `payload_len` bytes that
     /// follow it, so the payload must already be in place in `buf` right after the
     /// header; `buf` shorter than header plus payload is `Truncated`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8], payload_len: usize) -> Result<usize> {
         let hl = self.header_len();
         let end = if self.csum { hl + payload_len } else { hl };

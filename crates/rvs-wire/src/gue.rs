@@ -245,6 +245,7 @@ impl GueRepr {
     }
 
     /// Writes the header at the start of `buf` and returns its length.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let hl = self.header_len();
         let b = buf.get_mut(..hl).ok_or(Error::Truncated)?;

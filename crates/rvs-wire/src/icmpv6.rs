@@ -213,6 +213,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
         &mut self.buffer.as_mut()[HEADER_LEN..]
     }
 
+    /// Patches the checksum after an address of the pseudo header changed from `old` to
+    /// `new` (RFC 1624).
+    #[inline]
+    pub fn update_checksum_for(&mut self, old: &[u8], new: &[u8]) {
+        let c = checksum::update_addr(self.checksum(), old, new);
+        self.set_checksum(c);
+    }
+
     /// Recomputes the checksum over the whole buffer for a message from `src` to `dst`.
     #[inline]
     pub fn fill_checksum(&mut self, src: Ipv6Addr, dst: Ipv6Addr) {
@@ -352,6 +360,20 @@ mod tests {
             Icmpv6Repr::echo(true, 1, 1).emit(&mut buf[..15], s, d, b"abcdefgh"),
             Err(Error::Truncated)
         );
+    }
+
+    #[test]
+    fn incremental_checksum() {
+        // ECHO re-addressed from 2001:db8::1 to 2001:db8::99: patched like a recompute.
+        let (s2, d) = (a("2001:db8::99"), a("2001:db8::2"));
+        let mut buf = ECHO;
+        let mut p = Icmpv6Packet::new_checked(&mut buf[..]).unwrap();
+        p.update_checksum_for(&a("2001:db8::1").octets(), &s2.octets());
+        assert!(p.verify_checksum(s2, d));
+        assert_eq!(&buf[2..4], &[0x7f, 0xdd]);
+        let mut full = ECHO;
+        Icmpv6Packet::new_unchecked(&mut full[..]).fill_checksum(s2, d);
+        assert_eq!(buf, full);
     }
 
     #[test]

@@ -319,6 +319,7 @@ impl Ipv6Repr {
     }
 
     /// Writes the 40-byte header at the start of `buf`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         let pl = u16::try_from(self.payload_len).map_err(|_| Error::Malformed)?;
         let b = buf.get_mut(..HEADER_LEN).ok_or(Error::Truncated)?;

@@ -6,8 +6,10 @@
 //! * **Views** (`Ipv4Packet<T>`, `TcpPacket<T>`, …) wrap any `T: AsRef<[u8]>` without
 //!   copying. `new_checked` validates every length the accessors rely on, so after it
 //!   succeeds no getter can panic; `new_unchecked` skips that and is only for buffers the
-//!   caller just built. Setters never touch checksums: the engine patches them with the
-//!   RFC 1624 incremental updates in [`checksum`].
+//!   caller just built or whose lengths a parse already proved (the engine's transmitters
+//!   rewrite at the offsets [`frame::parse_frame`] found). Setters never touch checksums:
+//!   the views' `update_checksum_for` patches them with the RFC 1624 incremental updates
+//!   in [`checksum`].
 //! * **Reprs** (`Ipv4Repr`, `TcpRepr`, …) are plain structs with `parse` (from a view)
 //!   and `emit` (into a buffer, checksum filled), used to build packets in tests, benches
 //!   and for locally generated replies (ARP, NDP, ICMP errors).

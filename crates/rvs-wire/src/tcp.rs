@@ -7,6 +7,10 @@ use crate::{checksum, ip_proto, rd16, rd32, wr16, wr32, Error, Result};
 /// Length of a TCP header without options.
 pub const HEADER_LEN: usize = 20;
 
+/// How much of a segment must be present for its checksum field to be: an ICMP error
+/// quoting fewer bytes cannot have the quoted checksum patched.
+pub const CHECKSUM_END: usize = field::CHECKSUM + 2;
+
 /// Flag bits of [`TcpPacket::flags`].
 pub mod flags {
     /// No more data from sender.
@@ -245,6 +249,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     #[inline]
     pub fn set_urgent_at(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::URGENT, v);
+    }
+
+    /// Patches the checksum after covered data at an even offset changed from `old` to
+    /// `new` (RFC 1624): a port, or an address of the pseudo header. Only the checksum
+    /// field need be in the buffer, so a segment quoted in an ICMP error can be patched.
+    #[inline]
+    pub fn update_checksum_for(&mut self, old: &[u8], new: &[u8]) {
+        let c = checksum::update_addr(self.checksum(), old, new);
+        self.set_checksum(c);
     }
 
     /// The data after the header, mutably.
@@ -528,6 +541,30 @@ mod tests {
             r.emit(&mut buf[..31], &s, &d, b"hello, world"),
             Err(Error::Truncated)
         );
+    }
+
+    #[test]
+    fn incremental_checksum() {
+        // SYN's 192.168.1.10:51000 -> 192.168.1.20:80 DNATed to 172.16.0.2:8080.
+        let (s, _) = syn_addrs();
+        let d2: IpAddr = Ipv4Addr::new(172, 16, 0, 2).into();
+        let mut buf = SYN;
+        let mut p = TcpPacket::new_checked(&mut buf[..]).unwrap();
+        p.set_dst_port(8080);
+        p.update_checksum_for(&80u16.to_be_bytes(), &8080u16.to_be_bytes());
+        p.update_checksum_for(&[192, 168, 1, 20], &[172, 16, 0, 2]);
+        assert!(p.verify_checksum(&s, &d2));
+        assert_eq!(&buf[2..4], &[0x1f, 0x90]);
+        let mut full = buf;
+        TcpPacket::new_unchecked(&mut full[..]).fill_checksum(&s, &d2);
+        assert_eq!(buf, full);
+        // A quote cut right after the checksum field can still be patched.
+        let mut quote = [0u8; CHECKSUM_END];
+        quote.copy_from_slice(&SYN[..CHECKSUM_END]);
+        let mut q = TcpPacket::new_unchecked(&mut quote[..]);
+        q.update_checksum_for(&80u16.to_be_bytes(), &8080u16.to_be_bytes());
+        q.update_checksum_for(&[192, 168, 1, 20], &[172, 16, 0, 2]);
+        assert_eq!(&quote[16..18], &buf[16..18]);
     }
 
     #[test]

@@ -7,6 +7,10 @@ use crate::{checksum, ip_proto, rd16, wr16, Error, Result};
 /// Length of the UDP header.
 pub const HEADER_LEN: usize = 8;
 
+/// How much of a datagram must be present for its checksum field to be (the whole
+/// header): an ICMP error quoting fewer bytes cannot have the quoted checksum patched.
+pub const CHECKSUM_END: usize = field::CHECKSUM + 2;
+
 mod field {
     pub const SRC_PORT: usize = 0;
     pub const DST_PORT: usize = 2;
@@ -138,6 +142,24 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     #[inline]
     pub fn set_checksum(&mut self, v: u16) {
         wr16(self.buffer.as_mut(), field::CHECKSUM, v);
+    }
+
+    /// Patches the checksum after covered data at an even offset changed from `old` to
+    /// `new` (RFC 1624): a port, or an address of the pseudo header. A computed 0 is
+    /// sent as `0xffff`. With `zero_is_none` (IPv4) a zero checksum means none was
+    /// computed and stays 0; over IPv6 zero is not a valid checksum and is patched like
+    /// any other value (it stays invalid, so the receiver still drops the datagram).
+    #[inline]
+    pub fn update_checksum_for(&mut self, old: &[u8], new: &[u8], zero_is_none: bool) {
+        let c = self.checksum();
+        if c == 0 && zero_is_none {
+            return;
+        }
+        let n = match checksum::update_addr(c, old, new) {
+            0 => 0xffff,
+            n => n,
+        };
+        self.set_checksum(n);
     }
 
     /// The payload, bounded by the length field, mutably.
@@ -294,6 +316,38 @@ mod tests {
         let p = UdpPacket::new_checked(&buf[..]).unwrap();
         assert_eq!(p.checksum(), 0xffff);
         assert!(p.verify_checksum(&s, &d));
+    }
+
+    #[test]
+    fn incremental_checksum() {
+        // DGRAM's 10.1.1.1:12345 -> 10.2.2.2:53 SNATed to 10.9.9.9:1024.
+        let d: IpAddr = Ipv4Addr::new(10, 2, 2, 2).into();
+        let s2: IpAddr = Ipv4Addr::new(10, 9, 9, 9).into();
+        let mut buf = DGRAM;
+        let mut p = UdpPacket::new_checked(&mut buf[..]).unwrap();
+        p.set_src_port(1024);
+        p.update_checksum_for(&12345u16.to_be_bytes(), &1024u16.to_be_bytes(), true);
+        p.update_checksum_for(&[10, 1, 1, 1], &[10, 9, 9, 9], true);
+        assert!(p.verify_checksum(&s2, &d));
+        assert_eq!(&buf[..2], &[0x04, 0x00]);
+        let mut full = buf;
+        UdpPacket::new_unchecked(&mut full[..]).fill_checksum(&s2, &d);
+        assert_eq!(buf, full);
+
+        // No checksum over IPv4 stays none; over IPv6 a zero is patched like a value.
+        let mut buf = DGRAM;
+        let mut p = UdpPacket::new_checked(&mut buf[..]).unwrap();
+        p.set_checksum(0);
+        p.update_checksum_for(&[10, 1, 1, 1], &[10, 9, 9, 9], true);
+        assert_eq!(p.checksum(), 0);
+        p.update_checksum_for(&[0, 1], &[0, 2], false);
+        assert_eq!(p.checksum(), 0xfffe);
+
+        // A patch that comes out as 0 is sent as 0xffff: ~0x0001 + 1 is all ones.
+        p.set_checksum(0x0001);
+        p.update_checksum_for(&[0, 0], &[0, 1], true);
+        assert_eq!(p.checksum(), 0xffff);
+        assert_eq!(&buf[6..8], &[0xff, 0xff]);
     }
 
     #[test]

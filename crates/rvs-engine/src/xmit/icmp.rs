@@ -8,12 +8,15 @@
 //! client. For NAT and FULLNAT the quoted headers are translated like the outer ones, so
 //! that each end recognises its own packet.
 
-use super::{set_addr, set_port, wr16, Hdr, Hop};
+use super::{set_addr, set_port, Hdr, Hop};
 use crate::conn::{tick_of, Conn, ConnAddr, ConnKey, ConnTable, FwdKind};
 use crate::packet::PacketBuf;
 use crate::verdict::{DropReason, Verdict};
 use rvs_wire::frame::{parse_inner_ip, FrameInfo, L3};
-use rvs_wire::{checksum, icmpv4, ip_proto};
+use rvs_wire::icmpv4::{self, Icmpv4Packet};
+use rvs_wire::icmpv6::{self, Icmpv6Packet};
+use rvs_wire::ipv6::Ipv6Packet;
+use rvs_wire::{ip_proto, tcp, udp};
 
 fn is_error(v6: bool, t: u8) -> bool {
     if v6 {
@@ -50,7 +53,13 @@ pub(crate) fn related<A: ConnAddr>(
         return None;
     }
     let ip_end = (h.l3 + h.ip_len).min(pkt.len());
-    let inner_off = h.l4 + 8;
+    // The quoted packet follows the ICMP header.
+    let inner_off = h.l4
+        + if h.v6 {
+            icmpv6::HEADER_LEN
+        } else {
+            icmpv4::HEADER_LEN
+        };
     if inner_off >= ip_end {
         return None;
     }
@@ -79,10 +88,11 @@ pub(crate) fn related<A: ConnAddr>(
     // field itself was quoted (the update stays right for the whole original segment).
     let inner_l4 = inner_off + inner.l4_offset;
     let csum_end = inner_l4
-        + if inner.protocol == ip_proto::TCP {
-            18
-        } else {
-            8
+        + match inner.protocol {
+            ip_proto::TCP => tcp::CHECKSUM_END,
+            // UDP's checksum ends its header. SCTP's CRC32c is never patched in a quote
+            // (it has no incremental form), so its ports and tag are all that counts.
+            _ => udp::CHECKSUM_END,
         };
     let ih = Hdr {
         l3: inner_off + inner.l3_offset,
@@ -183,14 +193,11 @@ pub(crate) fn relay_out<A: ConnAddr>(
 /// (as IPVS does); ICMPv6 covers the pseudo header too.
 fn fix_icmp_checksum(f: &mut [u8], h: &Hdr) {
     let end = (h.l3 + h.ip_len).min(f.len());
-    wr16(f, h.l4 + 2, 0);
-    let body = checksum::sum(&f[h.l4..end]);
-    let sum = if h.v6 {
-        let src: [u8; 16] = f[h.l3 + 8..h.l3 + 24].try_into().unwrap();
-        let dst: [u8; 16] = f[h.l3 + 24..h.l3 + 40].try_into().unwrap();
-        checksum::pseudo_v6(src, dst, ip_proto::ICMPV6, (end - h.l4) as u32).wrapping_add(body)
+    if h.v6 {
+        let ip = Ipv6Packet::new_unchecked(&f[h.l3..]);
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        Icmpv6Packet::new_unchecked(&mut f[h.l4..end]).fill_checksum(src, dst);
     } else {
-        body
-    };
-    wr16(f, h.l4 + 2, checksum::finish(sum));
+        Icmpv4Packet::new_unchecked(&mut f[h.l4..end]).fill_checksum();
+    }
 }

@@ -5,7 +5,8 @@
 //! a verdict, or an `IcmpRequest` when the sender must hear of an error: it never calls
 //! back into the engine.
 //!
-//! Rewrites are done on raw offsets found by the one-pass parse, with RFC 1624 incremental
+//! Rewrites go through rvs-wire's views, placed at the header offsets the one-pass parse
+//! found (unchecked: the parse already validated the lengths), with RFC 1624 incremental
 //! checksum updates: an address or port change costs a few adds instead of a pass over the
 //! payload. This is only right when the incoming checksum is complete, which real NICs
 //! deliver; the test topologies turn TX checksum offload off on their veths
@@ -20,8 +21,14 @@ pub mod tun;
 use crate::net::PortId;
 use crate::verdict::Verdict;
 use core::net::IpAddr;
-use rvs_wire::ethernet::MacAddr;
-use rvs_wire::{checksum, ip_proto};
+use rvs_wire::ethernet::{EthernetFrame, MacAddr};
+use rvs_wire::icmpv6::Icmpv6Packet;
+use rvs_wire::ip_proto;
+use rvs_wire::ipv4::Ipv4Packet;
+use rvs_wire::ipv6::Ipv6Packet;
+use rvs_wire::sctp::SctpPacket;
+use rvs_wire::tcp::TcpPacket;
+use rvs_wire::udp::UdpPacket;
 
 /// A resolved next hop: the port a frame leaves by and the MACs it leaves with. The engine
 /// resolves it (`route.rs`); a transmitter finishes its frame on it.
@@ -94,67 +101,79 @@ pub struct Hdr {
     pub ip_len: usize,
 }
 
-#[inline]
-pub fn rd16(b: &[u8], off: usize) -> u16 {
-    u16::from_be_bytes([b[off], b[off + 1]])
-}
-
+/// Big-endian store for `reply.rs`, which builds ICMP errors by hand; the transmitters
+/// themselves write through rvs-wire's views.
 #[inline]
 pub fn wr16(b: &mut [u8], off: usize, v: u16) {
     b[off..off + 2].copy_from_slice(&v.to_be_bytes());
 }
 
-/// Offset of the L4 checksum that covers the IP pseudo header, if any.
+/// Patch the transport checksum that covers the pseudo header after an address changed,
+/// keeping UDP's rules (over IPv4 a zero checksum means "none" and stays zero; a computed
+/// zero is sent as 0xffff).
 #[inline]
-fn pseudo_csum_off(h: &Hdr) -> Option<usize> {
+fn update_l4(frame: &mut [u8], h: &Hdr, old: &[u8], new: &[u8]) {
     if !h.l4_ok {
-        return None;
+        return;
     }
+    let l4 = &mut frame[h.l4..];
     match h.proto {
-        ip_proto::TCP => Some(h.l4 + 16),
-        ip_proto::UDP => Some(h.l4 + 6),
-        ip_proto::ICMPV6 => Some(h.l4 + 2),
-        _ => None,
+        ip_proto::TCP => TcpPacket::new_unchecked(l4).update_checksum_for(old, new),
+        ip_proto::UDP => UdpPacket::new_unchecked(l4).update_checksum_for(old, new, !h.v6),
+        ip_proto::ICMPV6 => Icmpv6Packet::new_unchecked(l4).update_checksum_for(old, new),
+        // SCTP's CRC32c has no pseudo header; ICMPv4 covers only itself.
+        _ => {}
     }
 }
 
-/// Apply a change of 16-bit words to a transport checksum, keeping UDP's rules: over IPv4
-/// a zero checksum means "none" and stays zero, and a computed zero is sent as 0xffff.
-#[inline]
-fn update_l4(frame: &mut [u8], h: &Hdr, off: usize, old: &[u8], new: &[u8]) {
-    let c = rd16(frame, off);
-    if h.proto == ip_proto::UDP && c == 0 && !h.v6 {
-        return;
-    }
-    let mut n = checksum::update_addr(c, old, new);
-    if h.proto == ip_proto::UDP && n == 0 {
-        n = 0xffff;
-    }
-    wr16(frame, off, n);
+/// Writes the source or destination address through an IP view, giving the old one's
+/// octets. A macro because the IPv4 and IPv6 views share these names but no trait.
+macro_rules! swap_addr {
+    ($ip:ident, $dst:expr, $new:expr) => {{
+        let old = if $dst { $ip.dst_addr() } else { $ip.src_addr() }.octets();
+        if $dst {
+            $ip.set_dst_addr($new.into());
+        } else {
+            $ip.set_src_addr($new.into());
+        }
+        old
+    }};
+}
+
+/// Writes the source or destination port through a transport view, giving the old one.
+macro_rules! swap_port {
+    ($p:ident, $dst:expr, $new:expr) => {{
+        let old = if $dst { $p.dst_port() } else { $p.src_port() };
+        if $dst {
+            $p.set_dst_port($new);
+        } else {
+            $p.set_src_port($new);
+        }
+        old
+    }};
 }
 
 /// Replace the source or destination address, fixing the IPv4 header checksum and the
-/// transport checksum's pseudo header.
+/// transport checksum's pseudo header. The views are unchecked: the one-pass parse
+/// already proved the IP header in bounds.
 #[inline]
 pub fn set_addr(frame: &mut [u8], h: &Hdr, dst: bool, new: &[u8]) {
-    let (off, n) = if h.v6 {
-        (h.l3 + if dst { 24 } else { 8 }, 16)
-    } else {
-        (h.l3 + if dst { 16 } else { 12 }, 4)
-    };
-    debug_assert_eq!(new.len(), n);
-    let mut old = [0u8; 16];
-    old[..n].copy_from_slice(&frame[off..off + n]);
-    if old[..n] == *new {
-        return;
-    }
-    frame[off..off + n].copy_from_slice(new);
-    if !h.v6 {
-        let c = rd16(frame, h.l3 + 10);
-        wr16(frame, h.l3 + 10, checksum::update_addr(c, &old[..n], new));
-    }
-    if let Some(co) = pseudo_csum_off(h) {
-        update_l4(frame, h, co, &old[..n], new);
+    debug_assert_eq!(new.len(), if h.v6 { 16 } else { 4 });
+    // Dispatch on the address's length, not `h.v6`: once inlined for a conn's address
+    // type the length is a constant, and the other family's branch disappears.
+    if let Ok(new) = <[u8; 4]>::try_from(new) {
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[h.l3..]);
+        let old = swap_addr!(ip, dst, new);
+        if old != new {
+            ip.update_checksum_for(&old, &new);
+            update_l4(frame, h, &old, &new);
+        }
+    } else if let Ok(new) = <[u8; 16]>::try_from(new) {
+        let mut ip = Ipv6Packet::new_unchecked(&mut frame[h.l3..]);
+        let old = swap_addr!(ip, dst, new);
+        if old != new {
+            update_l4(frame, h, &old, &new);
+        }
     }
 }
 
@@ -162,15 +181,30 @@ pub fn set_addr(frame: &mut [u8], h: &Hdr, dst: bool, new: &[u8]) {
 /// caller recomputes it once after all rewrites ([`fix_sctp`]).
 #[inline]
 pub fn set_port(frame: &mut [u8], h: &Hdr, dst: bool, new: u16) {
-    let off = h.l4 + if dst { 2 } else { 0 };
-    let old = rd16(frame, off);
-    if old == new {
-        return;
-    }
-    wr16(frame, off, new);
-    if h.l4_ok && matches!(h.proto, ip_proto::TCP | ip_proto::UDP) {
-        let co = h.l4 + if h.proto == ip_proto::TCP { 16 } else { 6 };
-        update_l4(frame, h, co, &old.to_be_bytes(), &new.to_be_bytes());
+    // An unchanged port leaves the checksum alone: patching it with old == new would turn
+    // a 0xffff into the other encoding of zero.
+    let l4 = &mut frame[h.l4..];
+    match h.proto {
+        ip_proto::TCP => {
+            let mut p = TcpPacket::new_unchecked(l4);
+            let old = swap_port!(p, dst, new);
+            if old != new && h.l4_ok {
+                p.update_checksum_for(&old.to_be_bytes(), &new.to_be_bytes());
+            }
+        }
+        ip_proto::UDP => {
+            let mut p = UdpPacket::new_unchecked(l4);
+            let old = swap_port!(p, dst, new);
+            if old != new && h.l4_ok {
+                p.update_checksum_for(&old.to_be_bytes(), &new.to_be_bytes(), !h.v6);
+            }
+        }
+        ip_proto::SCTP => {
+            let mut p = SctpPacket::new_unchecked(l4);
+            swap_port!(p, dst, new);
+        }
+        // Conns exist only for TCP, UDP and SCTP (IPVS's ip_vs_proto list).
+        _ => debug_assert!(false, "port rewrite of protocol {}", h.proto),
     }
 }
 
@@ -178,7 +212,7 @@ pub fn set_port(frame: &mut [u8], h: &Hdr, dst: bool, new: u16) {
 pub fn fix_sctp(frame: &mut [u8], h: &Hdr) {
     if h.proto == ip_proto::SCTP && h.l4_ok {
         let end = (h.l3 + h.ip_len).min(frame.len());
-        let mut p = rvs_wire::sctp::SctpPacket::new_unchecked(&mut frame[h.l4..end]);
+        let mut p = SctpPacket::new_unchecked(&mut frame[h.l4..end]);
         p.fill_checksum();
     }
 }
@@ -188,27 +222,29 @@ pub fn fix_sctp(frame: &mut [u8], h: &Hdr) {
 #[inline]
 pub fn dec_ttl(frame: &mut [u8], h: &Hdr) -> bool {
     if h.v6 {
-        let hl = frame[h.l3 + 7];
+        let mut ip = Ipv6Packet::new_unchecked(&mut frame[h.l3..]);
+        let hl = ip.hop_limit();
         if hl <= 1 {
             return false;
         }
-        frame[h.l3 + 7] = hl - 1;
+        ip.set_hop_limit(hl - 1);
     } else {
-        let ttl = frame[h.l3 + 8];
+        let mut ip = Ipv4Packet::new_unchecked(&mut frame[h.l3..]);
+        let ttl = ip.ttl();
         if ttl <= 1 {
             return false;
         }
-        let old = [ttl, frame[h.l3 + 9]];
-        frame[h.l3 + 8] = ttl - 1;
-        let new = [ttl - 1, frame[h.l3 + 9]];
-        let c = rd16(frame, h.l3 + 10);
-        wr16(frame, h.l3 + 10, checksum::update_addr(c, &old, &new));
+        ip.set_ttl(ttl - 1);
+        // TTL shares its checksummed 16-bit word with the protocol.
+        let proto = ip.protocol();
+        ip.update_checksum_for(&[ttl, proto], &[ttl - 1, proto]);
     }
     true
 }
 
 #[inline]
 pub fn set_macs(frame: &mut [u8], src: MacAddr, dst: MacAddr) {
-    frame[0..6].copy_from_slice(&dst.0);
-    frame[6..12].copy_from_slice(&src.0);
+    let mut eth = EthernetFrame::new_unchecked(frame);
+    eth.set_dst_addr(dst);
+    eth.set_src_addr(src);
 }

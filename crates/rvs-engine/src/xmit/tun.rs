@@ -2,24 +2,60 @@
 //! IPv4 or IPv6 header toward the real server, as IPIP, GUE (UDP) or GRE. The outer family
 //! follows the real server, so IPv6 services may use IPv4 tunnel servers and the reverse.
 
-use super::{dec_ttl, rd16, wr16, Hdr, Hop, IcmpRequest, IpIdent, Sent};
+use super::{dec_ttl, Hdr, Hop, IcmpRequest, IpIdent, Sent};
 use crate::config::{TunCsum, TunType};
 use crate::packet::PacketBuf;
 use crate::verdict::{DropReason, Verdict};
 use core::net::IpAddr;
-use rvs_wire::{checksum, ip_proto};
+use rvs_wire::ethernet::{ethertype, EthernetFrame};
+use rvs_wire::gre::GreRepr;
+use rvs_wire::gue::{self, GueRepr};
+use rvs_wire::ip_proto;
+use rvs_wire::ipv4::{self, Ipv4Packet, Ipv4Repr};
+use rvs_wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use rvs_wire::udp::{self, UdpPacket};
 
 const OUTER_TTL: u8 = 64;
-const GUE_LEN: usize = 4;
-const UDP_LEN: usize = 8;
+/// The flow hash covers the transport header's first word as bytes: the ports of TCP,
+/// UDP and SCTP, type, code and checksum of an ICMP error relayed on a conn.
+const L4_WORD: usize = 4;
 
 /// Bytes added in front of the inner IP packet.
 pub fn overhead(outer_v6: bool, tun: TunType, csum: TunCsum) -> usize {
-    let ip = if outer_v6 { 40 } else { 20 };
+    let ip = if outer_v6 {
+        ipv6::HEADER_LEN
+    } else {
+        ipv4::HEADER_LEN
+    };
     ip + match tun {
         TunType::Ipip => 0,
-        TunType::Gue { .. } => UDP_LEN + GUE_LEN,
-        TunType::Gre => 4 + if csum == TunCsum::Csum { 4 } else { 0 },
+        TunType::Gue { .. } => udp::HEADER_LEN + gue::HEADER_LEN,
+        TunType::Gre => gre_repr(false, csum).header_len(),
+    }
+}
+
+/// The GRE header IPVS sends: no key, no sequence number, a checksum if asked for.
+fn gre_repr(inner_v6: bool, csum: TunCsum) -> GreRepr {
+    GreRepr {
+        protocol: if inner_v6 {
+            ethertype::IPV6
+        } else {
+            ethertype::IPV4
+        },
+        csum: csum == TunCsum::Csum,
+        key: None,
+        seq: None,
+    }
+}
+
+/// The inner packet's DSCP/ECN byte and whether it may not be fragmented (IPv6 never is
+/// on the way).
+fn inner_tos_df(f: &[u8], h: &Hdr) -> (u8, bool) {
+    if h.v6 {
+        (Ipv6Packet::new_unchecked(&f[h.l3..]).traffic_class(), true)
+    } else {
+        let ip = Ipv4Packet::new_unchecked(&f[h.l3..]);
+        (ip.dscp_ecn(), ip.dont_frag())
     }
 }
 
@@ -34,9 +70,10 @@ pub(crate) fn tun(
     let outer_v6 = daddr.is_ipv6();
     let over = overhead(outer_v6, tun, csum);
     let inner_len = h.ip_len;
+    // ECN and DSCP are copied outward, as ip_tunnel_ecn_encap does for the common case.
+    let (tos, df) = inner_tos_df(pkt.data(), h);
     if inner_len + over > hop.mtu as usize {
-        let inner_df = h.v6 || pkt.data()[h.l3 + 6] & 0x40 != 0;
-        if !inner_df {
+        if !df {
             // IPVS would let the kernel fragment the outer packet; a userspace data path
             // sending one frame per verdict cannot, so this is counted instead.
             return Ok(Verdict::Drop(DropReason::TooBig));
@@ -56,107 +93,104 @@ pub(crate) fn tun(
     pkt.set_len(l2 + over + inner_len);
     let f = pkt.data_mut();
     f.copy_within(over..over + l2, 0);
-    wr16(f, l2 - 2, if outer_v6 { 0x86dd } else { 0x0800 });
+    EthernetFrame::new_unchecked(&mut f[..l2]).set_ethertype(if outer_v6 {
+        ethertype::IPV6
+    } else {
+        ethertype::IPV4
+    });
     let inner_proto = if h.v6 { ip_proto::IPV6 } else { ip_proto::IPIP };
-    let (encap_proto, encap_len) = match tun {
-        TunType::Ipip => (inner_proto, 0),
-        TunType::Gue { .. } => (ip_proto::UDP, UDP_LEN + GUE_LEN),
-        TunType::Gre => (ip_proto::GRE, over - if outer_v6 { 40 } else { 20 }),
+    let encap_proto = match tun {
+        TunType::Ipip => inner_proto,
+        TunType::Gue { .. } => ip_proto::UDP,
+        TunType::Gre => ip_proto::GRE,
     };
     let src = hop.src;
-    let outer_hdr = if outer_v6 { 40 } else { 20 };
-    // ECN and DSCP are copied outward, as ip_tunnel_ecn_encap does for the common case.
-    let tos = if h.v6 {
-        ((rd16(f, l2 + over) >> 4) & 0xff) as u8
-    } else {
-        f[l2 + over + 1]
-    };
-    let df = h.v6 || f[l2 + over + 6] & 0x40 != 0;
-    let payload_len = encap_len + inner_len;
     let o = &mut f[l2..];
-    match (src, daddr) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            o[0] = 0x45;
-            o[1] = tos;
-            wr16(o, 2, (20 + payload_len) as u16);
-            wr16(o, 4, ident.next());
-            wr16(o, 6, if df { 0x4000 } else { 0 });
-            o[8] = OUTER_TTL;
-            o[9] = encap_proto;
-            wr16(o, 10, 0);
-            o[12..16].copy_from_slice(&s.octets());
-            o[16..20].copy_from_slice(&d.octets());
-            let c = checksum::finish(checksum::sum(&o[..20]));
-            wr16(o, 10, c);
+    // The lengths fit (the MTU check above bounds them) and the room was pushed, so the
+    // emits cannot fail; were they to, the frame is dropped and counted, not sent half-built.
+    let payload_len = o.len()
+        - if outer_v6 {
+            ipv6::HEADER_LEN
+        } else {
+            ipv4::HEADER_LEN
+        };
+    let outer = match (src, daddr) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => Ipv4Repr {
+            src: s,
+            dst: d,
+            protocol: encap_proto,
+            payload_len,
+            ttl: OUTER_TTL,
+            dont_frag: df,
+            ident: ident.next(),
+            dscp_ecn: tos,
         }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let vtf: u32 = (6 << 28) | ((tos as u32) << 20);
-            o[0..4].copy_from_slice(&vtf.to_be_bytes());
-            wr16(o, 4, payload_len as u16);
-            o[6] = encap_proto;
-            o[7] = OUTER_TTL;
-            o[8..24].copy_from_slice(&s.octets());
-            o[24..40].copy_from_slice(&d.octets());
+        .emit(o),
+        (IpAddr::V6(s), IpAddr::V6(d)) => Ipv6Repr {
+            src: s,
+            dst: d,
+            next_header: encap_proto,
+            payload_len,
+            hop_limit: OUTER_TTL,
+            traffic_class: tos,
+            flow_label: 0,
         }
+        .emit(o),
         _ => return Ok(Verdict::Drop(DropReason::NoRoute)),
-    }
+    };
+    let Ok(outer_hdr) = outer else {
+        return Ok(Verdict::Drop(DropReason::NoHeadroom));
+    };
     let e = &mut o[outer_hdr..];
-    match tun {
-        TunType::Ipip => {}
+    let encap = match tun {
+        TunType::Ipip => Ok(0),
         TunType::Gue { port } => {
-            wr16(e, 0, 0xc000 | (entropy & 0x3fff));
-            wr16(e, 2, port);
-            wr16(e, 4, (UDP_LEN + GUE_LEN + inner_len) as u16);
-            wr16(e, 6, 0);
+            let mut u = UdpPacket::new_unchecked(e);
+            u.set_src_port(0xc000 | (entropy & 0x3fff));
+            u.set_dst_port(port);
+            u.set_len(payload_len as u16);
+            u.set_checksum(0);
             // GUE variant 0, no optional fields: the kernel adds the remote-checksum option
             // only for CHECKSUM_PARTIAL packets, and ours always carry complete checksums.
-            e[8] = 0;
-            e[9] = inner_proto;
-            wr16(e, 10, 0);
-            if csum == TunCsum::Csum {
-                let len = UDP_LEN + GUE_LEN + inner_len;
-                let ps = checksum::pseudo(&src, &daddr, ip_proto::UDP, len as u32);
-                let mut c = checksum::finish(ps.wrapping_add(checksum::sum(&e[..len])));
-                if c == 0 {
-                    c = 0xffff;
-                }
-                wr16(e, 6, c);
+            let gue = GueRepr {
+                proto: inner_proto,
+                remcsum: None,
             }
-        }
-        TunType::Gre => {
-            let ethertype = if h.v6 { 0x86dd } else { 0x0800 };
+            .emit(u.payload_mut());
             if csum == TunCsum::Csum {
-                wr16(e, 0, 0x8000);
-                wr16(e, 2, ethertype);
-                wr16(e, 4, 0);
-                wr16(e, 6, 0);
-                let c = checksum::finish(checksum::sum(&e[..8 + inner_len]));
-                wr16(e, 4, c);
-            } else {
-                wr16(e, 0, 0);
-                wr16(e, 2, ethertype);
+                u.fill_checksum(&src, &daddr);
             }
+            gue
         }
+        TunType::Gre => gre_repr(h.v6, csum).emit(e, inner_len),
+    };
+    if encap.is_err() {
+        return Ok(Verdict::Drop(DropReason::NoHeadroom));
     }
     Ok(hop.finish(pkt.data_mut()))
 }
 
 /// A per-flow value for the GUE source port, so that ECMP and RSS on the way to the real
 /// server spread flows the way they would spread the inner packets.
+#[inline]
 pub fn flow_entropy(f: &[u8], h: &Hdr) -> u16 {
-    let (a, b) = if h.v6 {
-        (h.l3 + 8, h.l3 + 40)
-    } else {
-        (h.l3 + 12, h.l3 + 20)
-    };
     let mut x: u32 = 0x811c_9dc5;
-    for &byte in &f[a..b] {
-        x = (x ^ byte as u32).wrapping_mul(0x0100_0193);
-    }
-    if h.l4_ok {
-        for &byte in &f[h.l4..h.l4 + 4] {
+    let mut mix = |bytes: &[u8]| {
+        for &byte in bytes {
             x = (x ^ byte as u32).wrapping_mul(0x0100_0193);
         }
+    };
+    if h.v6 {
+        let ip = Ipv6Packet::new_unchecked(&f[h.l3..]);
+        mix(&ip.src_addr().octets());
+        mix(&ip.dst_addr().octets());
+    } else {
+        let ip = Ipv4Packet::new_unchecked(&f[h.l3..]);
+        mix(&ip.src_addr().octets());
+        mix(&ip.dst_addr().octets());
+    }
+    if h.l4_ok {
+        mix(&f[h.l4..h.l4 + L4_WORD]);
     }
     (x ^ (x >> 16)) as u16
 }
