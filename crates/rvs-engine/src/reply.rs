@@ -7,8 +7,13 @@
 use crate::packet::PacketBuf;
 use crate::rt::Core;
 use crate::verdict::{DropReason, Verdict};
-use crate::xmit::{wr16, Hdr, IcmpRequest, Sent};
+use crate::xmit::{Hdr, IcmpRequest, Sent};
+use rvs_wire::ipv4::{Ipv4Packet, Ipv4Repr};
+use rvs_wire::ipv6::{Ipv6Packet, Ipv6Repr};
 use rvs_wire::{icmpv4, icmpv6, ip_proto};
+
+/// The TTL / hop limit of the errors the engine sends.
+const ICMP_TTL: u8 = 64;
 
 impl Core {
     /// Act on a transmitter's result: send the ICMP error it asked for, or its verdict.
@@ -104,42 +109,42 @@ impl Core {
         room[..6].copy_from_slice(&mac[6..12]);
         room[6..12].copy_from_slice(&mac[..6]);
         let o = &self.scratch;
+        // The quoted packet was validated by the one-pass parse (its header is complete), so
+        // its addresses are read through unchecked views.
         let icmp_len = if h.v6 {
-            let src: [u8; 16] = o[24..40].try_into().ok()?;
-            let dst: [u8; 16] = o[8..24].try_into().ok()?;
-            let n = icmpv6::emit_icmpv6_error(
-                &mut room[l2 + 40..],
-                src.into(),
-                dst.into(),
-                t6.0,
-                t6.1,
-                rest,
-                o,
-            )
+            let orig = Ipv6Packet::new_unchecked(&o[..]);
+            let (src, dst) = (orig.dst_addr(), orig.src_addr());
+            let n = icmpv6::emit_icmpv6_error(&mut room[l2 + 40..], src, dst, t6.0, t6.1, rest, o)
+                .ok()?;
+            Ipv6Repr {
+                src,
+                dst,
+                next_header: ip_proto::ICMPV6,
+                payload_len: n,
+                hop_limit: ICMP_TTL,
+                traffic_class: 0,
+                flow_label: 0,
+            }
+            .emit(&mut room[l2..])
             .ok()?;
-            let r = &mut room[l2..l2 + 40];
-            r[0..4].copy_from_slice(&(6u32 << 28).to_be_bytes());
-            wr16(r, 4, n as u16);
-            r[6] = ip_proto::ICMPV6;
-            r[7] = 64;
-            r[8..24].copy_from_slice(&src);
-            r[24..40].copy_from_slice(&dst);
             n
         } else {
+            let orig = Ipv4Packet::new_unchecked(&o[..]);
+            let (src, dst) = (orig.dst_addr(), orig.src_addr());
             let n = icmpv4::emit_icmpv4_error(&mut room[l2 + 20..], t4.0, t4.1, rest, o).ok()?;
-            let r = &mut room[l2..l2 + 20];
-            r[0] = 0x45;
-            r[1] = 0xc0;
-            wr16(r, 2, (20 + n) as u16);
-            wr16(r, 4, ident);
-            wr16(r, 6, 0);
-            r[8] = 64;
-            r[9] = ip_proto::ICMP;
-            wr16(r, 10, 0);
-            r[12..16].copy_from_slice(&o[16..20]);
-            r[16..20].copy_from_slice(&o[12..16]);
-            let c = rvs_wire::checksum::finish(rvs_wire::checksum::sum(&r[..20]));
-            wr16(r, 10, c);
+            Ipv4Repr {
+                src,
+                dst,
+                protocol: ip_proto::ICMP,
+                payload_len: n,
+                ttl: ICMP_TTL,
+                dont_frag: false,
+                ident,
+                // Internetwork control precedence, as the kernel's icmp_send uses.
+                dscp_ecn: 0xc0,
+            }
+            .emit(&mut room[l2..])
+            .ok()?;
             n
         };
         pkt.set_len(l2 + ip_hdr + icmp_len);

@@ -101,13 +101,6 @@ pub struct Hdr {
     pub ip_len: usize,
 }
 
-/// Big-endian store for `reply.rs`, which builds ICMP errors by hand; the transmitters
-/// themselves write through rvs-wire's views.
-#[inline]
-pub fn wr16(b: &mut [u8], off: usize, v: u16) {
-    b[off..off + 2].copy_from_slice(&v.to_be_bytes());
-}
-
 /// Patch the transport checksum that covers the pseudo header after an address changed,
 /// keeping UDP's rules (over IPv4 a zero checksum means "none" and stays zero; a computed
 /// zero is sent as 0xffff).
