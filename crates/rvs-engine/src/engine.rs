@@ -17,7 +17,7 @@ use crate::conn::{tick_of, Conn, ConnAddr, ConnFlags, ConnKey, ConnTable, FwdKin
 use crate::net::{NetView, PortId};
 use crate::packet::PacketBuf;
 use crate::route::CLIENT_HOP_CACHE;
-use crate::rt::{defence_on, Core, Released};
+use crate::rt::{defence_on, Core, Released, Timers};
 use crate::verdict::{DropReason, EngineCounters, Verdict};
 use crate::xmit::icmp::Related;
 use crate::xmit::{self, Hdr, IpIdent};
@@ -57,16 +57,20 @@ pub struct Engine {
 
 /// Selects the conn table of an address family.
 pub(crate) trait Family: ConnAddr {
+    /// The family's index in per-family arrays (v4 0, v6 1).
+    const INDEX: usize;
     fn split(e: &mut Engine) -> (&mut Core, &mut ConnTable<Self>);
 }
 
 impl Family for [u8; 4] {
+    const INDEX: usize = 0;
     fn split(e: &mut Engine) -> (&mut Core, &mut ConnTable<Self>) {
         (&mut e.core, &mut e.conns4)
     }
 }
 
 impl Family for [u8; 16] {
+    const INDEX: usize = 1;
     fn split(e: &mut Engine) -> (&mut Core, &mut ConnTable<Self>) {
         (&mut e.core, &mut e.conns6)
     }
@@ -102,8 +106,7 @@ impl Engine {
             scratch: Vec::with_capacity(1500),
             released: Vec::new(),
             ingress: PortId(0),
-            last_sweep_ms: None,
-            last_est_ms: 0,
+            timers: Timers::default(),
             pressure: false,
             drop_counter: 0,
         };

@@ -118,10 +118,20 @@ pub(crate) struct Core {
     pub scratch: Vec<u8>,
     pub released: Vec<Released>,
     pub ingress: PortId,
-    pub last_sweep_ms: Option<u64>,
-    pub last_est_ms: u64,
+    pub timers: Timers,
     pub pressure: bool,
     pub drop_counter: u32,
+}
+
+/// When `poll` last did what (see `timer`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Timers {
+    /// The last housekeeping tick (sweep debt, ageing, defences); None before the first poll.
+    pub last_tick_ms: Option<u64>,
+    pub last_poll_ms: u64,
+    pub last_est_ms: u64,
+    /// Slots the sweeping hand still owes, per family (v4, v6).
+    pub sweep_owed: [u64; 2],
 }
 
 /// Whether a defence strategy at `level` (see `Settings::secure_tcp`) is on now (IPVS

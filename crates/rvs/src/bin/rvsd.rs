@@ -210,7 +210,15 @@ fn main() -> anyhow::Result<()> {
         loop {
             std::thread::sleep(Duration::from_millis(100));
             let now = clock.elapsed().as_millis() as u64 + 1;
-            engine.lock().unwrap_or_else(|p| p.into_inner()).poll(now);
+            // One poll does a bounded share of the sweep: poll again while more is due,
+            // releasing the lock in between so that the workers get their turn.
+            loop {
+                let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
+                e.poll(now);
+                if !e.poll_timeout().is_some_and(|t| t <= now) {
+                    break;
+                }
+            }
             ticks += 1;
             if ticks.is_multiple_of(10) {
                 if let Some(dp) = &dp_timer {
