@@ -19,6 +19,7 @@ use crate::packet::PacketBuf;
 use crate::route::CLIENT_HOP_CACHE;
 use crate::rt::{defence_on, Core, Released, Timers};
 use crate::verdict::{DropReason, EngineCounters, Verdict};
+use crate::vip::VipOwnership;
 use crate::xmit::icmp::Related;
 use crate::xmit::{self, Hdr, IpIdent};
 use arc_swap::{ArcSwap, Cache};
@@ -107,6 +108,7 @@ impl Engine {
             released: Vec::new(),
             ingress: PortId(0),
             timers: Timers::default(),
+            vips: VipOwnership::default(),
             pressure: false,
             drop_counter: 0,
         };
@@ -117,6 +119,17 @@ impl Engine {
             conns6,
             cfg_cache: Cache::new(config),
         }
+    }
+
+    /// The VIP-ownership overlay this engine answers ARP/NS/ping by. The daemon keeps a
+    /// clone to mark addresses (not) owned; rvs-io's steering reads the same handle.
+    pub fn vip_ownership(&self) -> VipOwnership {
+        self.core.vips.clone()
+    }
+
+    /// Share an overlay between engines (one per worker, later) or replace it.
+    pub fn set_vip_ownership(&mut self, vips: VipOwnership) {
+        self.core.vips = vips;
     }
 
     /// Pick up a new config snapshot, if the control side swapped one in.
@@ -231,7 +244,7 @@ impl Engine {
             L3::Ipv6 => self.ip::<[u8; 16]>(pkt, fi, NIL, now_ms),
             L3::Arp => {
                 let c = &mut self.core;
-                match crate::local::arp(&c.cfg, &*c.net, pkt, fi, ingress) {
+                match crate::local::arp(&c.cfg, &*c.net, &c.vips, pkt, fi, ingress) {
                     Some(v) => {
                         c.counters.local_answers += 1;
                         v
@@ -264,11 +277,16 @@ impl Engine {
             ip_proto::ICMP | ip_proto::ICMPV6 if fi.frag == Frag::None && fi.l4_ok => {
                 let answer = match (h.v6, fi.l4_kind) {
                     (false, 8) | (true, 128) => {
-                        crate::local::echo(&core.cfg, &*core.net, pkt, fi, core.ingress)
+                        crate::local::echo(&core.cfg, &*core.net, &core.vips, pkt, fi, core.ingress)
                     }
-                    (true, 135) => {
-                        crate::local::solicit(&core.cfg, &*core.net, pkt, fi, core.ingress)
-                    }
+                    (true, 135) => crate::local::solicit(
+                        &core.cfg,
+                        &*core.net,
+                        &core.vips,
+                        pkt,
+                        fi,
+                        core.ingress,
+                    ),
                     _ => None,
                 };
                 if let Some(v) = answer {

@@ -44,6 +44,7 @@ mod timer;
 #[doc(hidden)]
 pub mod topo;
 pub mod verdict;
+mod vip;
 #[doc(hidden)]
 pub mod xmit;
 
@@ -57,3 +58,4 @@ pub use net::{NetView, PortId, Route, StaticNet};
 pub use packet::PacketBuf;
 pub use status::{ConnInfo, DestStatus, SvcStatus};
 pub use verdict::{DropReason, EngineCounters, Verdict};
+pub use vip::VipOwnership;

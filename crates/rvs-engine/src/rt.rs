@@ -8,6 +8,7 @@ use crate::conn::{Conn, ConnAddr, ConnFlags, NIL};
 use crate::net::{NetView, PortId};
 use crate::stats::{Counters, Estimator};
 use crate::verdict::EngineCounters;
+use crate::vip::VipOwnership;
 use crate::xmit::{Hop, IpIdent};
 use core::net::IpAddr;
 use rvs_sched::{DestKey, DestLoad, DestSet, Scheduler};
@@ -119,6 +120,7 @@ pub(crate) struct Core {
     pub released: Vec<Released>,
     pub ingress: PortId,
     pub timers: Timers,
+    pub vips: VipOwnership,
     pub pressure: bool,
     pub drop_counter: u32,
 }
