@@ -14,10 +14,11 @@
 
 use crate::config::{Config, FwdMethod, SvcKey};
 use crate::conn::{tick_of, Conn, ConnAddr, ConnFlags, ConnKey, ConnTable, FwdKind, NIL};
+use crate::feed::ConnEventKind;
 use crate::net::{NetView, PortId};
 use crate::packet::PacketBuf;
 use crate::route::CLIENT_HOP_CACHE;
-use crate::rt::{defence_on, Core, Released, Timers};
+use crate::rt::{defence_on, Core, Timers};
 use crate::verdict::{DropReason, EngineCounters, Verdict};
 use crate::vip::VipOwnership;
 use crate::xmit::icmp::Related;
@@ -109,6 +110,7 @@ impl Engine {
             ingress: PortId(0),
             timers: Timers::default(),
             vips: VipOwnership::default(),
+            feed: None,
             pressure: false,
             drop_counter: 0,
         };
@@ -119,17 +121,6 @@ impl Engine {
             conns6,
             cfg_cache: Cache::new(config),
         }
-    }
-
-    /// The VIP-ownership overlay this engine answers ARP/NS/ping by. The daemon keeps a
-    /// clone to mark addresses (not) owned; rvs-io's steering reads the same handle.
-    pub fn vip_ownership(&self) -> VipOwnership {
-        self.core.vips.clone()
-    }
-
-    /// Share an overlay between engines (one per worker, later) or replace it.
-    pub fn set_vip_ownership(&mut self, vips: VipOwnership) {
-        self.core.vips = vips;
     }
 
     /// Pick up a new config snapshot, if the control side swapped one in.
@@ -461,11 +452,15 @@ impl Core {
         now: u64,
     ) -> Verdict {
         let c = table.get_mut(i);
+        let old = c.state;
         let l4 = &pkt.data()[h.l4.min(pkt.len())..(h.l3 + h.ip_len).min(pkt.len())];
         if self.transition(c, false, fi, l4, now) {
             table.note_embryonic(i);
         }
         let c = *table.get(i);
+        if self.feed.is_some() && c.state != old {
+            self.emit(table, ConnEventKind::State, &c);
+        }
         self.count_in(c.dest, h.ip_len);
         self.xmit_in(pkt, h, &c)
     }
@@ -510,9 +505,13 @@ impl Core {
         now: u64,
     ) -> Verdict {
         let c = table.get_mut(i);
+        let old = c.state;
         let l4 = &pkt.data()[h.l4.min(pkt.len())..(h.l3 + h.ip_len).min(pkt.len())];
         self.transition(c, true, fi, l4, now);
         let c = *table.get(i);
+        if self.feed.is_some() && c.state != old {
+            self.emit(table, ConnEventKind::State, &c);
+        }
         self.count_out(c.dest, h.ip_len);
         let hop = match self.hop_to(c.caddr.to_ip()) {
             Ok(hop) => hop,
@@ -660,7 +659,8 @@ impl Core {
             }
         }
         // ip_vs_conn_new's initial timeout, until the protocol sets its own.
-        c.expires = tick_of(now + rvs_proto::timeouts::NEW_CONN_TIMEOUT as u64 * 1000);
+        c.timeout_ms = rvs_proto::timeouts::NEW_CONN_TIMEOUT * 1000;
+        c.expires = tick_of(now + c.timeout_ms as u64);
         self.counters.conns_new += 1;
         self.dests[slot as usize].stats.conns += 1;
         self.svcs[si].stats.conns += 1;
@@ -670,12 +670,7 @@ impl Core {
             self.count_in(slot, h.ip_len);
             return self.xmit_in(pkt, h, &c);
         }
-        self.bind(slot, c.flags);
-        let released = &mut self.released;
-        released.clear();
-        let inserted = table.insert(c, tnow, |e| released.push(Released::of(e)));
-        self.settle_released(table);
-        match inserted {
+        match self.bind_insert(table, c, tnow) {
             Ok(i) => {
                 if template != NIL {
                     let t = table.get_mut(template);
@@ -683,10 +678,12 @@ impl Core {
                         t.control = t.control.saturating_add(1);
                     }
                 }
+                if self.feed.is_some() {
+                    self.emit(table, ConnEventKind::Created, &c);
+                }
                 self.conn_in(table, i, pkt, h, fi, now)
             }
             Err(_) => {
-                self.unbind(slot, c.flags);
                 self.release_template_ref(table, template);
                 Verdict::Drop(DropReason::TableFull)
             }

@@ -72,6 +72,8 @@ impl Core {
             }
         }
         c.expires = tick_of(expires_ms);
+        // What a sync peer arms the conn with (IPVS sends cp->timeout).
+        c.timeout_ms = expires_ms.saturating_sub(now) as u32;
         embryonic
     }
 }

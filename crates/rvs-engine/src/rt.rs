@@ -4,7 +4,8 @@
 //! in their own file without importing one another.
 
 use crate::config::{Config, DestConfig, DestId, ServiceConfig};
-use crate::conn::{Conn, ConnAddr, ConnFlags, NIL};
+use crate::conn::{Conn, ConnAddr, ConnFlags, ConnTable, NIL};
+use crate::feed::{record, ConnEventKind, Feed};
 use crate::net::{NetView, PortId};
 use crate::stats::{Counters, Estimator};
 use crate::verdict::EngineCounters;
@@ -121,6 +122,8 @@ pub(crate) struct Core {
     pub ingress: PortId,
     pub timers: Timers,
     pub vips: VipOwnership,
+    /// The conn change feed, while a consumer has it on.
+    pub feed: Option<Box<Feed>>,
     pub pressure: bool,
     pub drop_counter: u32,
 }
@@ -141,4 +144,39 @@ pub(crate) struct Timers {
 #[inline]
 pub(crate) fn defence_on(level: u8, pressure: bool) -> bool {
     level >= 3 || (level >= 1 && pressure)
+}
+
+#[inline]
+pub(crate) fn dest_id(dests: &[DestRt], slot: u32) -> Option<DestId> {
+    if slot == NIL {
+        return None;
+    }
+    dests.get(slot as usize).map(|d| d.id)
+}
+
+/// Queue the event of a conn leaving its table, if the feed is on. A free function so that
+/// the table's eviction and sweep callbacks can call it while the table is borrowed.
+#[inline]
+pub(crate) fn gone<A: ConnAddr>(feed: &mut Option<Box<Feed>>, dests: &[DestRt], c: &Conn<A>) {
+    if let Some(f) = feed {
+        f.push(
+            ConnEventKind::Expired,
+            record(c, dest_id(dests, c.dest), None),
+        );
+    }
+}
+
+impl Core {
+    /// Queue an event about `c` (in `table`), if the feed is on.
+    #[inline]
+    pub(crate) fn emit<A: ConnAddr>(
+        &mut self,
+        table: &ConnTable<A>,
+        kind: ConnEventKind,
+        c: &Conn<A>,
+    ) {
+        if let Some(f) = &mut self.feed {
+            f.push(kind, record(c, dest_id(&self.dests, c.dest), Some(table)));
+        }
+    }
 }

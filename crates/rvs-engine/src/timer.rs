@@ -10,7 +10,7 @@
 
 use crate::conn::tick_of;
 use crate::engine::{Engine, Family};
-use crate::rt::{defence_on, Released};
+use crate::rt::{defence_on, gone, Released};
 use crate::stats::EST_PERIOD_MS;
 use rvs_sched::Scheduler;
 
@@ -117,8 +117,11 @@ impl Engine {
     fn drop_embryonic<A: Family>(&mut self) {
         let (core, table) = A::split(self);
         core.released.clear();
-        let rel = &mut core.released;
-        table.drop_embryonic(64, |c| rel.push(Released::of(c)));
+        let (rel, feed, dests) = (&mut core.released, &mut core.feed, &core.dests);
+        table.drop_embryonic(64, |c| {
+            rel.push(Released::of(c));
+            gone(feed, dests, c);
+        });
         core.settle_released(table);
     }
 
@@ -132,7 +135,7 @@ impl Engine {
         }
         let (core, table) = A::split(self);
         core.released.clear();
-        let rel = &mut core.released;
+        let (rel, feed, dests) = (&mut core.released, &mut core.feed, &core.dests);
         let tnow = tick_of(now_ms);
         let (visited, removed) = table.sweep_bounded(
             tnow,
@@ -148,7 +151,10 @@ impl Engine {
                     true
                 }
             },
-            |c| rel.push(Released::of(c)),
+            |c| {
+                rel.push(Released::of(c));
+                gone(feed, dests, c);
+            },
         );
         core.settle_released(table);
         let t = &mut core.timers;
