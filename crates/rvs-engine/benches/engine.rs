@@ -4,7 +4,7 @@
 //!
 //! Set RVS_BENCH_CONNS to change the 1,000,000 live connections of the random case, and
 //! RVS_BENCH_ONLY to a comma-separated list of parts (dr,nat,tun,syn,bytes,sweep) to run
-//! fewer. `sweep` is not in the default run: it measures the longest engine-lock hold while
+//! fewer; RVS_BENCH_FEED=1 to run with the conn change feed on. `sweep` is not in the default run: it measures the longest engine-lock hold while
 //! the whole table expires (see `sweep_holds`).
 
 use rvs_engine::config::{FwdMethod, TunCsum, TunType};
@@ -98,7 +98,28 @@ fn harness(fwd: FwdMethod, sched: &str, ndest: u8, cap: u32) -> Harness {
             1 + (i % 3) as u32,
         );
     }
-    Harness::with(topo::config(vec![s.build()]), cap)
+    let mut h = Harness::with(topo::config(vec![s.build()]), cap);
+    if feed_on() {
+        h.engine.enable_feed(FEED_CAPACITY);
+    }
+    h
+}
+
+/// RVS_BENCH_FEED=1: every engine runs with the conn change feed on, drained the way a sync
+/// sender would (all pending events every `FEED_DRAIN_EVERY` packets), to show its cost.
+fn feed_on() -> bool {
+    std::env::var("RVS_BENCH_FEED").is_ok_and(|v| v == "1")
+}
+
+const FEED_CAPACITY: u32 = 1 << 16;
+const FEED_DRAIN_EVERY: usize = 8192;
+
+fn drain_feed(h: &mut Harness, events: &mut Vec<rvs_engine::ConnEvent>) {
+    events.clear();
+    while h.engine.drain_events(events, 1024) > 0 {
+        black_box(&events);
+        events.clear();
+    }
 }
 
 /// Open `n` conns (SYN from client i), returning the time per SYN in ns.
@@ -107,8 +128,12 @@ fn open_conns(h: &mut Harness, n: u32, order: &[u32]) -> f64 {
         .macs(MAC_GW, MAC_DIRECTOR)
         .build();
     let mut buf = vec![0u8; HEADROOM + 128];
+    let mut events = Vec::with_capacity(1024);
     let t = Instant::now();
-    for &i in &order[..n as usize] {
+    for (k, &i) in order[..n as usize].iter().enumerate() {
+        if k % FEED_DRAIN_EVERY == 0 {
+            drain_feed(h, &mut events);
+        }
         buf[HEADROOM..HEADROOM + tmpl.len()].copy_from_slice(&tmpl);
         patch_client(&mut buf[HEADROOM..], i);
         let mut p = PacketBuf::new(&mut buf, HEADROOM, tmpl.len());
@@ -129,8 +154,12 @@ fn established(h: &mut Harness, order: &[u32], batch: usize) -> f64 {
     let mut bufs = vec![0u8; stride * batch];
     let mut verdicts = vec![Verdict::Pass; batch];
     let mut tx = 0u64;
+    let mut events = Vec::with_capacity(1024);
     let t = Instant::now();
-    for chunk in order.chunks(batch) {
+    for (k, chunk) in order.chunks(batch).enumerate() {
+        if (k * batch) % FEED_DRAIN_EVERY < batch {
+            drain_feed(h, &mut events);
+        }
         for (k, &i) in chunk.iter().enumerate() {
             let f = &mut bufs[k * stride + HEADROOM..k * stride + HEADROOM + len];
             f.copy_from_slice(&tmpl);
