@@ -452,13 +452,13 @@ impl Core {
         now: u64,
     ) -> Verdict {
         let c = table.get_mut(i);
-        let old = c.state;
         let l4 = &pkt.data()[h.l4.min(pkt.len())..(h.l3 + h.ip_len).min(pkt.len())];
-        if self.transition(c, false, fi, l4, now) {
+        let t = self.transition(c, false, fi, l4, now);
+        if t.embryonic {
             table.note_embryonic(i);
         }
         let c = *table.get(i);
-        if self.feed.is_some() && c.state != old {
+        if t.changed && self.feed.is_some() {
             self.emit(table, ConnEventKind::State, &c);
         }
         self.count_in(c.dest, h.ip_len);
@@ -505,11 +505,10 @@ impl Core {
         now: u64,
     ) -> Verdict {
         let c = table.get_mut(i);
-        let old = c.state;
         let l4 = &pkt.data()[h.l4.min(pkt.len())..(h.l3 + h.ip_len).min(pkt.len())];
-        self.transition(c, true, fi, l4, now);
+        let t = self.transition(c, true, fi, l4, now);
         let c = *table.get(i);
-        if self.feed.is_some() && c.state != old {
+        if t.changed && self.feed.is_some() {
             self.emit(table, ConnEventKind::State, &c);
         }
         self.count_out(c.dest, h.ip_len);
@@ -659,8 +658,7 @@ impl Core {
             }
         }
         // ip_vs_conn_new's initial timeout, until the protocol sets its own.
-        c.timeout_ms = rvs_proto::timeouts::NEW_CONN_TIMEOUT * 1000;
-        c.expires = tick_of(now + c.timeout_ms as u64);
+        c.expires = tick_of(now + rvs_proto::timeouts::NEW_CONN_TIMEOUT as u64 * 1000);
         self.counters.conns_new += 1;
         self.dests[slot as usize].stats.conns += 1;
         self.svcs[si].stats.conns += 1;

@@ -33,8 +33,9 @@ pub struct ConnRecord {
     pub flags: ConnFlags,
     /// Protocol state in IPVS numbering (`rvs_proto`).
     pub state: u8,
-    /// The timeout it was last armed with (the persistence timeout for a template); an
-    /// importer arms the same from its own clock, as an IPVS backup does.
+    /// The timeout of its state (the persistence timeout for a template); an importer arms
+    /// the same from its own clock, as an IPVS backup does (`cp->timeout`). 0 in expiry
+    /// events.
     pub timeout_ms: u32,
     /// Its real server in this director's config, while it is configured.
     pub dest: Option<DestId>,
@@ -175,7 +176,7 @@ pub(crate) fn record<A: ConnAddr>(
         fwmark: mark.unwrap_or(0),
         flags: ConnFlags(c.flags.0 & RECORD_FLAGS),
         state: c.state,
-        timeout_ms: c.timeout_ms,
+        timeout_ms: if c.is_template() { c.timeout_ms } else { 0 },
         dest,
         template,
     }

@@ -175,8 +175,25 @@ impl Core {
         kind: ConnEventKind,
         c: &Conn<A>,
     ) {
-        if let Some(f) = &mut self.feed {
-            f.push(kind, record(c, dest_id(&self.dests, c.dest), Some(table)));
+        if self.feed.is_some() {
+            let mut r = record(c, dest_id(&self.dests, c.dest), Some(table));
+            r.timeout_ms = self.armed_timeout_ms(c);
+            if let Some(f) = &mut self.feed {
+                f.push(kind, r);
+            }
         }
+    }
+
+    /// The timeout a conn is armed with in its state (a template's is its own); not kept
+    /// in the conn, so that the packet path stores nothing more per packet.
+    pub(crate) fn armed_timeout_ms<A: ConnAddr>(&self, c: &Conn<A>) -> u32 {
+        if c.is_template() {
+            return c.timeout_ms;
+        }
+        let Some(p) = rvs_proto::Proto::from_number(c.proto) else {
+            return 0;
+        };
+        let s = self.cfg.settings().timeouts.for_state(p, c.state) as u64 * 1000;
+        s.min(crate::conn::MAX_TIMEOUT_MS as u64) as u32
     }
 }

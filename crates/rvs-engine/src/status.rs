@@ -355,10 +355,7 @@ impl Walk<'_> {
                 continue;
             }
             let mut r = record(c, dest_id(&core.dests, c.dest), Some(t));
-            if r.timeout_ms == 0 {
-                // Adopted from an older engine that did not keep the armed timeout.
-                r.timeout_ms = c.remaining_ms(self.tnow);
-            }
+            r.timeout_ms = core.armed_timeout_ms(c);
             self.out.push(r);
             self.left -= 1;
         }
