@@ -215,7 +215,7 @@ fn main() -> anyhow::Result<()> {
             loop {
                 let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
                 e.poll(now);
-                if !e.poll_timeout().is_some_and(|t| t <= now) {
+                if e.poll_timeout().is_none_or(|t| t > now) {
                     break;
                 }
             }
