@@ -3,7 +3,9 @@
 //! ratios survive a noisy machine. Each figure is the median of several timed rounds.
 //!
 //! Set RVS_BENCH_CONNS to change the 1,000,000 live connections of the random case, and
-//! RVS_BENCH_ONLY to a comma-separated list of parts (dr,nat,tun,syn,bytes) to run fewer.
+//! RVS_BENCH_ONLY to a comma-separated list of parts (dr,nat,tun,syn,bytes,sweep) to run
+//! fewer; RVS_BENCH_FEED=1 to run with the conn change feed on. `sweep` is not in the default run: it measures the longest engine-lock hold while
+//! the whole table expires (see `sweep_holds`).
 
 use rvs_engine::config::{FwdMethod, TunCsum, TunType};
 use rvs_engine::testkit::{Pkt, MAC_DIRECTOR, MAC_GW};
@@ -96,7 +98,28 @@ fn harness(fwd: FwdMethod, sched: &str, ndest: u8, cap: u32) -> Harness {
             1 + (i % 3) as u32,
         );
     }
-    Harness::with(topo::config(vec![s.build()]), cap)
+    let mut h = Harness::with(topo::config(vec![s.build()]), cap);
+    if feed_on() {
+        h.engine.enable_feed(FEED_CAPACITY);
+    }
+    h
+}
+
+/// RVS_BENCH_FEED=1: every engine runs with the conn change feed on, drained the way a sync
+/// sender would (all pending events every `FEED_DRAIN_EVERY` packets), to show its cost.
+fn feed_on() -> bool {
+    std::env::var("RVS_BENCH_FEED").is_ok_and(|v| v == "1")
+}
+
+const FEED_CAPACITY: u32 = 1 << 16;
+const FEED_DRAIN_EVERY: usize = 8192;
+
+fn drain_feed(h: &mut Harness, events: &mut Vec<rvs_engine::ConnEvent>) {
+    events.clear();
+    while h.engine.drain_events(events, 1024) > 0 {
+        black_box(&events);
+        events.clear();
+    }
 }
 
 /// Open `n` conns (SYN from client i), returning the time per SYN in ns.
@@ -105,8 +128,12 @@ fn open_conns(h: &mut Harness, n: u32, order: &[u32]) -> f64 {
         .macs(MAC_GW, MAC_DIRECTOR)
         .build();
     let mut buf = vec![0u8; HEADROOM + 128];
+    let mut events = Vec::with_capacity(1024);
     let t = Instant::now();
-    for &i in &order[..n as usize] {
+    for (k, &i) in order[..n as usize].iter().enumerate() {
+        if k % FEED_DRAIN_EVERY == 0 {
+            drain_feed(h, &mut events);
+        }
         buf[HEADROOM..HEADROOM + tmpl.len()].copy_from_slice(&tmpl);
         patch_client(&mut buf[HEADROOM..], i);
         let mut p = PacketBuf::new(&mut buf, HEADROOM, tmpl.len());
@@ -127,8 +154,12 @@ fn established(h: &mut Harness, order: &[u32], batch: usize) -> f64 {
     let mut bufs = vec![0u8; stride * batch];
     let mut verdicts = vec![Verdict::Pass; batch];
     let mut tx = 0u64;
+    let mut events = Vec::with_capacity(1024);
     let t = Instant::now();
-    for chunk in order.chunks(batch) {
+    for (k, chunk) in order.chunks(batch).enumerate() {
+        if (k * batch) % FEED_DRAIN_EVERY < batch {
+            drain_feed(h, &mut events);
+        }
         for (k, &i) in chunk.iter().enumerate() {
             let f = &mut bufs[k * stride + HEADROOM..k * stride + HEADROOM + len];
             f.copy_from_slice(&tmpl);
@@ -174,6 +205,74 @@ fn baseline(n: u32, order: &[u32]) -> f64 {
     t.elapsed().as_nanos() as f64 / order.len() as f64
 }
 
+/// The longest single `poll` while all `n` conns of a NAT table expire at once, driven the
+/// way rvsd drives it: every 100 ms of simulated time, `poll` again while `poll_timeout` is
+/// due (RVS_SWEEP_TICK=1: one `poll` per 100 ms, as rvsd did before the bounded sweep).
+/// Next to it, one `process_batch` of 64 established frames on the same table: a worker
+/// holds the engine lock that long per batch, so a poll should not hold it longer.
+fn sweep_holds(n: u32, order: &[u32], random: &[u32]) {
+    let mut h = harness(FwdMethod::Masq, "rr", 8, n + n / 8);
+    open_conns(&mut h, n, order);
+    h.advance_ms(1);
+    established(&mut h, random, 32);
+    let mut batches = Vec::new();
+    for chunk in random.chunks(64).take(2000) {
+        let t = Instant::now();
+        established(&mut h, chunk, 64);
+        batches.push(t.elapsed().as_nanos() as f64);
+    }
+    // Up to just before every conn's deadline (ESTABLISHED: 900 s from now, the same for
+    // all), polled as rvsd would have; then a tick every 100 ms until the table is empty.
+    let settle = |h: &mut Harness| {
+        h.engine.poll(h.now);
+        while h.engine.poll_timeout().is_some_and(|t| t <= h.now) {
+            h.engine.poll(h.now);
+        }
+    };
+    settle(&mut h);
+    h.advance_ms(899_900);
+    settle(&mut h);
+    let tick_only = std::env::var("RVS_SWEEP_TICK").is_ok_and(|v| v == "1");
+    let mut polls = Vec::new();
+    let timed = |h: &mut Harness, polls: &mut Vec<f64>| {
+        let t = Instant::now();
+        h.engine.poll(h.now);
+        polls.push(t.elapsed().as_nanos() as f64);
+    };
+    while h.engine.conn_count() != (0, 0) {
+        h.advance_ms(100);
+        timed(&mut h, &mut polls);
+        while !tick_only && h.engine.poll_timeout().is_some_and(|t| t <= h.now) {
+            timed(&mut h, &mut polls);
+        }
+    }
+    let mode = if tick_only { "tick" } else { "loop" };
+    let total: f64 = polls.iter().sum();
+    report(
+        &format!("sweep_{n}_conns_{mode}_polls"),
+        polls.len() as f64,
+        "polls",
+    );
+    report(
+        &format!("sweep_{n}_conns_{mode}_total_poll"),
+        total / 1e6,
+        "ms",
+    );
+    // On a shared machine the single longest call may include a preemption; the high
+    // percentiles show what the code itself costs.
+    quantiles(&format!("sweep_{n}_conns_{mode}_poll"), polls);
+    quantiles("process_batch_64_established", batches);
+}
+
+fn quantiles(name: &str, mut v: Vec<f64>) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let q = |p: f64| v[((v.len() - 1) as f64 * p) as usize] / 1e3;
+    report(&format!("{name}_median"), q(0.5), "us");
+    report(&format!("{name}_p99"), q(0.99), "us");
+    report(&format!("{name}_p999"), q(0.999), "us");
+    report(&format!("{name}_longest"), q(1.0), "us");
+}
+
 fn mix(x: u64) -> u64 {
     x.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (x >> 29)
 }
@@ -194,6 +293,12 @@ fn main() {
         only.as_deref()
             .is_none_or(|o| o.split(',').any(|p| p == part))
     };
+    if only
+        .as_deref()
+        .is_some_and(|o| o.split(',').any(|p| p == "sweep"))
+    {
+        sweep_holds(n, &order, &random);
+    }
     let base = median((0..ROUNDS).map(|_| baseline(n, &random)).collect());
     report("baseline_hash_lookup_plus_copy_random", base, "ns/op");
 

@@ -184,10 +184,6 @@ pub struct Settings {
     pub udp_nodest_grace_s: u32,
     /// Global FULLNAT local-address pool.
     pub laddrs: Vec<IpAddr>,
-    /// Whether this director answers ARP, neighbour solicitations and pings for the
-    /// vaddrs and laddrs that the kernel does not own. A VRRP backup turns it off, so that
-    /// only the master claims the VIPs.
-    pub vip_owner: bool,
 }
 
 impl Default for Settings {
@@ -205,7 +201,6 @@ impl Default for Settings {
             pressure_pct: 90,
             udp_nodest_grace_s: 5,
             laddrs: Vec::new(),
-            vip_owner: true,
         }
     }
 }

@@ -4,8 +4,8 @@
 //! Apart from the packet path because it runs on a config change, not per packet.
 
 use crate::config::{Config, DestConfig, FwdMethod, SvcKey, TunCsum, TunType};
-use crate::conn::{Conn, ConnAddr, ConnFlags, ConnTable, NIL};
-use crate::rt::{Core, DestRt, Released, SvcDests, SvcRt};
+use crate::conn::{Conn, ConnAddr, ConnFlags, ConnTable, InsertError, Tick, NIL};
+use crate::rt::{gone, Core, DestRt, Released, SvcDests, SvcRt};
 use crate::stats::{Counters, Estimator};
 use core::net::IpAddr;
 use rvs_sched::{SchedCtx, Scheduler};
@@ -187,6 +187,7 @@ impl Core {
     /// Remove a conn from its table and settle its dest and template.
     pub(crate) fn release<A: ConnAddr>(&mut self, table: &mut ConnTable<A>, idx: u32) {
         let c = table.remove(idx);
+        gone(&mut self.feed, &self.dests, &c);
         self.settle(table, Released::of(&c));
     }
 
@@ -198,6 +199,28 @@ impl Core {
             }
         }
         self.unbind(r.dest, r.flags);
+    }
+
+    /// Bind a new entry to its dest and insert it; what the insert evicts is settled (and
+    /// reported to the feed). On a full table the bind is undone.
+    pub(crate) fn bind_insert<A: ConnAddr>(
+        &mut self,
+        table: &mut ConnTable<A>,
+        c: Conn<A>,
+        now: Tick,
+    ) -> Result<u32, InsertError> {
+        self.bind(c.dest, c.flags);
+        let (released, feed, dests) = (&mut self.released, &mut self.feed, &self.dests);
+        released.clear();
+        let inserted = table.insert(c, now, |e| {
+            released.push(Released::of(e));
+            gone(feed, dests, e);
+        });
+        self.settle_released(table);
+        if inserted.is_err() {
+            self.unbind(c.dest, c.flags);
+        }
+        inserted
     }
 
     pub(crate) fn settle_released<A: ConnAddr>(&mut self, table: &mut ConnTable<A>) {

@@ -14,11 +14,13 @@
 
 use crate::config::{Config, FwdMethod, SvcKey};
 use crate::conn::{tick_of, Conn, ConnAddr, ConnFlags, ConnKey, ConnTable, FwdKind, NIL};
+use crate::feed::ConnEventKind;
 use crate::net::{NetView, PortId};
 use crate::packet::PacketBuf;
 use crate::route::CLIENT_HOP_CACHE;
-use crate::rt::{defence_on, Core, Released};
+use crate::rt::{defence_on, Core, Timers};
 use crate::verdict::{DropReason, EngineCounters, Verdict};
+use crate::vip::VipOwnership;
 use crate::xmit::icmp::Related;
 use crate::xmit::{self, Hdr, IpIdent};
 use arc_swap::{ArcSwap, Cache};
@@ -57,16 +59,20 @@ pub struct Engine {
 
 /// Selects the conn table of an address family.
 pub(crate) trait Family: ConnAddr {
+    /// The family's index in per-family arrays (v4 0, v6 1).
+    const INDEX: usize;
     fn split(e: &mut Engine) -> (&mut Core, &mut ConnTable<Self>);
 }
 
 impl Family for [u8; 4] {
+    const INDEX: usize = 0;
     fn split(e: &mut Engine) -> (&mut Core, &mut ConnTable<Self>) {
         (&mut e.core, &mut e.conns4)
     }
 }
 
 impl Family for [u8; 16] {
+    const INDEX: usize = 1;
     fn split(e: &mut Engine) -> (&mut Core, &mut ConnTable<Self>) {
         (&mut e.core, &mut e.conns6)
     }
@@ -102,8 +108,9 @@ impl Engine {
             scratch: Vec::with_capacity(1500),
             released: Vec::new(),
             ingress: PortId(0),
-            last_sweep_ms: None,
-            last_est_ms: 0,
+            timers: Timers::default(),
+            vips: VipOwnership::default(),
+            feed: None,
             pressure: false,
             drop_counter: 0,
         };
@@ -228,7 +235,7 @@ impl Engine {
             L3::Ipv6 => self.ip::<[u8; 16]>(pkt, fi, NIL, now_ms),
             L3::Arp => {
                 let c = &mut self.core;
-                match crate::local::arp(&c.cfg, &*c.net, pkt, fi, ingress) {
+                match crate::local::arp(&c.cfg, &*c.net, &c.vips, pkt, fi, ingress) {
                     Some(v) => {
                         c.counters.local_answers += 1;
                         v
@@ -261,11 +268,16 @@ impl Engine {
             ip_proto::ICMP | ip_proto::ICMPV6 if fi.frag == Frag::None && fi.l4_ok => {
                 let answer = match (h.v6, fi.l4_kind) {
                     (false, 8) | (true, 128) => {
-                        crate::local::echo(&core.cfg, &*core.net, pkt, fi, core.ingress)
+                        crate::local::echo(&core.cfg, &*core.net, &core.vips, pkt, fi, core.ingress)
                     }
-                    (true, 135) => {
-                        crate::local::solicit(&core.cfg, &*core.net, pkt, fi, core.ingress)
-                    }
+                    (true, 135) => crate::local::solicit(
+                        &core.cfg,
+                        &*core.net,
+                        &core.vips,
+                        pkt,
+                        fi,
+                        core.ingress,
+                    ),
                     _ => None,
                 };
                 if let Some(v) = answer {
@@ -441,10 +453,14 @@ impl Core {
     ) -> Verdict {
         let c = table.get_mut(i);
         let l4 = &pkt.data()[h.l4.min(pkt.len())..(h.l3 + h.ip_len).min(pkt.len())];
-        if self.transition(c, false, fi, l4, now) {
+        let t = self.transition(c, false, fi, l4, now);
+        if t.embryonic {
             table.note_embryonic(i);
         }
         let c = *table.get(i);
+        if t.changed && self.feed.is_some() {
+            self.emit(table, ConnEventKind::State, &c);
+        }
         self.count_in(c.dest, h.ip_len);
         self.xmit_in(pkt, h, &c)
     }
@@ -490,8 +506,11 @@ impl Core {
     ) -> Verdict {
         let c = table.get_mut(i);
         let l4 = &pkt.data()[h.l4.min(pkt.len())..(h.l3 + h.ip_len).min(pkt.len())];
-        self.transition(c, true, fi, l4, now);
+        let t = self.transition(c, true, fi, l4, now);
         let c = *table.get(i);
+        if t.changed && self.feed.is_some() {
+            self.emit(table, ConnEventKind::State, &c);
+        }
         self.count_out(c.dest, h.ip_len);
         let hop = match self.hop_to(c.caddr.to_ip()) {
             Ok(hop) => hop,
@@ -649,12 +668,7 @@ impl Core {
             self.count_in(slot, h.ip_len);
             return self.xmit_in(pkt, h, &c);
         }
-        self.bind(slot, c.flags);
-        let released = &mut self.released;
-        released.clear();
-        let inserted = table.insert(c, tnow, |e| released.push(Released::of(e)));
-        self.settle_released(table);
-        match inserted {
+        match self.bind_insert(table, c, tnow) {
             Ok(i) => {
                 if template != NIL {
                     let t = table.get_mut(template);
@@ -662,10 +676,12 @@ impl Core {
                         t.control = t.control.saturating_add(1);
                     }
                 }
+                if self.feed.is_some() {
+                    self.emit(table, ConnEventKind::Created, &c);
+                }
                 self.conn_in(table, i, pkt, h, fi, now)
             }
             Err(_) => {
-                self.unbind(slot, c.flags);
                 self.release_template_ref(table, template);
                 Verdict::Drop(DropReason::TableFull)
             }

@@ -13,8 +13,10 @@
 //! - `conn`: the conn tables (ip_vs_conn.c); `config`: the immutable virtual server table;
 //! - `dest` (ip_vs_ctl.c's dests and their counters), `persist` (templates), `proto` (conn
 //!   state transitions), `route` (next hops), `reply` (ICMP errors the engine sends),
-//!   `timer` (expiry, defences), `status` (listings, counters), `adopt` (a previous
-//!   engine's shared-memory table): private, each implementing on the shared runtime in `rt`
+//!   `timer` (expiry, defences, `poll_timeout`), `status` (listings, counters, bulk
+//!   export), `adopt` (a previous engine's shared-memory table, and imports from a sync
+//!   peer through the same binding), `feed` (the conn change feed and its record type),
+//!   `vip` (the run-time VIP-ownership overlay): private, each implementing on the shared runtime in `rt`
 //!   (IPVS's ip_vs.h structs), so that the module graph stays acyclic (`tests/layering.rs`).
 //!
 //! Schedulers live in `rvs-sched`, protocol state machines in `rvs-proto`, packet views in
@@ -26,6 +28,7 @@ pub mod config;
 pub mod conn;
 mod dest;
 pub mod engine;
+mod feed;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod local;
@@ -44,16 +47,19 @@ mod timer;
 #[doc(hidden)]
 pub mod topo;
 pub mod verdict;
+mod vip;
 #[doc(hidden)]
 pub mod xmit;
 
-pub use adopt::{Adopted, ConnMemory};
+pub use adopt::{Adopted, ConnMemory, ImportError, Imported};
 pub use config::{
     Config, ConfigError, DestConfig, DestId, FwdMethod, FwmarkRule, Persistence, ServiceConfig,
     Settings, SvcKey, TunCsum, TunType,
 };
 pub use engine::{Engine, EngineOptions};
+pub use feed::{ConnEvent, ConnEventKind, ConnRecord, FeedStats, TemplateKey};
 pub use net::{NetView, PortId, Route, StaticNet};
 pub use packet::PacketBuf;
-pub use status::{ConnInfo, DestStatus, SvcStatus};
+pub use status::{ConnInfo, DestStatus, ExportCursor, SvcStatus};
 pub use verdict::{DropReason, EngineCounters, Verdict};
+pub use vip::VipOwnership;

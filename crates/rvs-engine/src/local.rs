@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::net::{NetView, PortId};
 use crate::packet::PacketBuf;
 use crate::verdict::Verdict;
+use crate::vip::VipOwnership;
 use core::net::{IpAddr, Ipv6Addr};
 use rvs_wire::arp::{op as arp_op, ArpPacket, ArpRepr};
 use rvs_wire::checksum;
@@ -14,9 +15,10 @@ use rvs_wire::ethernet::{ethertype, MacAddr};
 use rvs_wire::frame::FrameInfo;
 use rvs_wire::ndisc::{NdiscPacket, NeighborAdvertRepr};
 
-/// Whether rvs speaks for `addr` on the wire.
-fn answers_for(cfg: &Config, net: &dyn NetView, addr: IpAddr) -> bool {
-    cfg.settings().vip_owner && (cfg.is_vaddr(addr) || cfg.is_laddr(addr)) && !net.is_local(addr)
+/// Whether rvs speaks for `addr` on the wire: a vaddr or laddr that the kernel lacks and
+/// that VRRP has not handed to another director.
+fn answers_for(cfg: &Config, net: &dyn NetView, vips: &VipOwnership, addr: IpAddr) -> bool {
+    (cfg.is_vaddr(addr) || cfg.is_laddr(addr)) && !net.is_local(addr) && vips.owns(addr)
 }
 
 /// Ethernet source from our port, destination the asker.
@@ -30,6 +32,7 @@ fn reflect_eth(f: &mut [u8], port_mac: MacAddr) {
 pub(crate) fn arp(
     cfg: &Config,
     net: &dyn NetView,
+    vips: &VipOwnership,
     pkt: &mut PacketBuf,
     fi: &FrameInfo,
     ingress: PortId,
@@ -39,7 +42,7 @@ pub(crate) fn arp(
         let p = ArpPacket::new_checked(pkt.data().get(l3..)?).ok()?;
         ArpRepr::parse(&p).ok()?
     };
-    if req.op != arp_op::REQUEST || !answers_for(cfg, net, IpAddr::V4(req.target_ip)) {
+    if req.op != arp_op::REQUEST || !answers_for(cfg, net, vips, IpAddr::V4(req.target_ip)) {
         return None;
     }
     let mac = net.port_mac(ingress)?;
@@ -55,11 +58,12 @@ pub(crate) fn arp(
 pub(crate) fn echo(
     cfg: &Config,
     net: &dyn NetView,
+    vips: &VipOwnership,
     pkt: &mut PacketBuf,
     fi: &FrameInfo,
     ingress: PortId,
 ) -> Option<Verdict> {
-    if !answers_for(cfg, net, fi.dst) || fi.src.is_multicast() {
+    if !answers_for(cfg, net, vips, fi.dst) || fi.src.is_multicast() {
         return None;
     }
     let mac = net.port_mac(ingress)?;
@@ -98,6 +102,7 @@ pub(crate) fn echo(
 pub(crate) fn solicit(
     cfg: &Config,
     net: &dyn NetView,
+    vips: &VipOwnership,
     pkt: &mut PacketBuf,
     fi: &FrameInfo,
     ingress: PortId,
@@ -117,7 +122,7 @@ pub(crate) fn solicit(
         if !ns.is_solicit() || !ns.verify_checksum(src, dst) {
             return None;
         }
-        if !answers_for(cfg, net, IpAddr::V6(ns.target_addr())) {
+        if !answers_for(cfg, net, vips, IpAddr::V6(ns.target_addr())) {
             return None;
         }
         let mac = net.port_mac(ingress)?;

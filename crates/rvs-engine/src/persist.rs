@@ -4,7 +4,8 @@
 
 use crate::config::{Persistence, SvcKey};
 use crate::conn::{tick_of, Conn, ConnAddr, ConnFlags, ConnKey, ConnTable, NIL};
-use crate::rt::{Core, Released};
+use crate::feed::ConnEventKind;
+use crate::rt::Core;
 use crate::verdict::{DropReason, Verdict};
 use rvs_wire::frame::FrameInfo;
 
@@ -79,17 +80,14 @@ impl Core {
             .saturating_mul(1000)
             .min(crate::conn::MAX_TIMEOUT_MS);
         t.expires = tnow.wrapping_add(t.timeout_ms);
-        self.bind(slot, t.flags);
-        let released = &mut self.released;
-        released.clear();
-        let inserted = table.insert(t, tnow, |e| released.push(Released::of(e)));
-        self.settle_released(table);
-        match inserted {
-            Ok(ti) => Ok((slot, ti)),
-            Err(_) => {
-                self.unbind(slot, t.flags);
-                Err(Verdict::Drop(DropReason::TableFull))
+        match self.bind_insert(table, t, tnow) {
+            Ok(ti) => {
+                if self.feed.is_some() {
+                    self.emit(table, ConnEventKind::TemplateCreated, &t);
+                }
+                Ok((slot, ti))
             }
+            Err(_) => Err(Verdict::Drop(DropReason::TableFull)),
         }
     }
 

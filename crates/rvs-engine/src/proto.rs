@@ -13,7 +13,6 @@ use rvs_wire::ip_proto;
 impl Core {
     /// Advance the protocol state machine and re-arm the timeout (IPVS `set_tcp_state`,
     /// `set_sctp_state`, `udp_state_transition`). `l4` is the transport header and payload.
-    /// Returns true when the conn just became embryonic.
     pub(crate) fn transition<A: ConnAddr>(
         &mut self,
         c: &mut Conn<A>,
@@ -21,7 +20,7 @@ impl Core {
         fi: &FrameInfo,
         l4: &[u8],
         now: u64,
-    ) -> bool {
+    ) -> Transition {
         let mut embryonic = false;
         let mut noout = c.flags.contains(ConnFlags::NOOUTPUT);
         let (proto, old, new) = match c.proto {
@@ -38,7 +37,7 @@ impl Core {
                 let Some(new) =
                     sctp::set_sctp_state(old, &mut noout, output, l4.get(12..).unwrap_or(&[]))
                 else {
-                    return false;
+                    return Transition::default();
                 };
                 (Proto::Sctp, old as u8, new as u8)
             }
@@ -47,7 +46,8 @@ impl Core {
         if !noout {
             c.flags.remove(ConnFlags::NOOUTPUT);
         }
-        if new != old {
+        let changed = new != old;
+        if changed {
             c.state = new;
             match rvs_proto::activity_change(proto, c.flags.contains(ConnFlags::INACTIVE), old, new)
             {
@@ -72,6 +72,15 @@ impl Core {
             }
         }
         c.expires = tick_of(expires_ms);
-        embryonic
+        Transition { embryonic, changed }
     }
+}
+
+/// What a packet did to its conn's state.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Transition {
+    /// It just became embryonic (SYN_RECV), for eviction under pressure.
+    pub embryonic: bool,
+    /// The state changed (an event for the change feed).
+    pub changed: bool,
 }

@@ -4,10 +4,12 @@
 //! in their own file without importing one another.
 
 use crate::config::{Config, DestConfig, DestId, ServiceConfig};
-use crate::conn::{Conn, ConnAddr, ConnFlags, NIL};
+use crate::conn::{Conn, ConnAddr, ConnFlags, ConnTable, NIL};
+use crate::feed::{record, ConnEventKind, Feed};
 use crate::net::{NetView, PortId};
 use crate::stats::{Counters, Estimator};
 use crate::verdict::EngineCounters;
+use crate::vip::VipOwnership;
 use crate::xmit::{Hop, IpIdent};
 use core::net::IpAddr;
 use rvs_sched::{DestKey, DestLoad, DestSet, Scheduler};
@@ -118,10 +120,23 @@ pub(crate) struct Core {
     pub scratch: Vec<u8>,
     pub released: Vec<Released>,
     pub ingress: PortId,
-    pub last_sweep_ms: Option<u64>,
-    pub last_est_ms: u64,
+    pub timers: Timers,
+    pub vips: VipOwnership,
+    /// The conn change feed, while a consumer has it on.
+    pub feed: Option<Box<Feed>>,
     pub pressure: bool,
     pub drop_counter: u32,
+}
+
+/// When `poll` last did what (see `timer`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Timers {
+    /// The last housekeeping tick (sweep debt, ageing, defences); None before the first poll.
+    pub last_tick_ms: Option<u64>,
+    pub last_poll_ms: u64,
+    pub last_est_ms: u64,
+    /// Slots the sweeping hand still owes, per family (v4, v6).
+    pub sweep_owed: [u64; 2],
 }
 
 /// Whether a defence strategy at `level` (see `Settings::secure_tcp`) is on now (IPVS
@@ -129,4 +144,56 @@ pub(crate) struct Core {
 #[inline]
 pub(crate) fn defence_on(level: u8, pressure: bool) -> bool {
     level >= 3 || (level >= 1 && pressure)
+}
+
+#[inline]
+pub(crate) fn dest_id(dests: &[DestRt], slot: u32) -> Option<DestId> {
+    if slot == NIL {
+        return None;
+    }
+    dests.get(slot as usize).map(|d| d.id)
+}
+
+/// Queue the event of a conn leaving its table, if the feed is on. A free function so that
+/// the table's eviction and sweep callbacks can call it while the table is borrowed.
+#[inline]
+pub(crate) fn gone<A: ConnAddr>(feed: &mut Option<Box<Feed>>, dests: &[DestRt], c: &Conn<A>) {
+    if let Some(f) = feed {
+        f.push(
+            ConnEventKind::Expired,
+            record(c, dest_id(dests, c.dest), None),
+        );
+    }
+}
+
+impl Core {
+    /// Queue an event about `c` (in `table`), if the feed is on.
+    #[inline]
+    pub(crate) fn emit<A: ConnAddr>(
+        &mut self,
+        table: &ConnTable<A>,
+        kind: ConnEventKind,
+        c: &Conn<A>,
+    ) {
+        if self.feed.is_some() {
+            let mut r = record(c, dest_id(&self.dests, c.dest), Some(table));
+            r.timeout_ms = self.armed_timeout_ms(c);
+            if let Some(f) = &mut self.feed {
+                f.push(kind, r);
+            }
+        }
+    }
+
+    /// The timeout a conn is armed with in its state (a template's is its own); not kept
+    /// in the conn, so that the packet path stores nothing more per packet.
+    pub(crate) fn armed_timeout_ms<A: ConnAddr>(&self, c: &Conn<A>) -> u32 {
+        if c.is_template() {
+            return c.timeout_ms;
+        }
+        let Some(p) = rvs_proto::Proto::from_number(c.proto) else {
+            return 0;
+        };
+        let s = self.cfg.settings().timeouts.for_state(p, c.state) as u64 * 1000;
+        s.min(crate::conn::MAX_TIMEOUT_MS as u64) as u32
+    }
 }

@@ -5,9 +5,11 @@
 use crate::config::{Config, DestConfig, DestId, ServiceConfig, SvcKey};
 use crate::conn::{tick_of, ConnAddr, ConnFlags, ConnTable, FwdKind, NIL};
 use crate::engine::Engine;
-use crate::rt::Core;
+use crate::feed::{record, ConnEvent, ConnRecord, Feed, FeedStats};
+use crate::rt::{dest_id, Core};
 use crate::stats::{Counters, Estimator, Rates};
 use crate::verdict::EngineCounters;
+use crate::vip::VipOwnership;
 use core::net::IpAddr;
 use rvs_proto::Proto;
 use std::collections::HashMap;
@@ -219,6 +221,17 @@ impl Core {
 }
 
 impl Engine {
+    /// The VIP-ownership overlay this engine answers ARP/NS/ping by. The daemon keeps a
+    /// clone to mark addresses (not) owned; rvs-io's steering reads the same handle.
+    pub fn vip_ownership(&self) -> VipOwnership {
+        self.core.vips.clone()
+    }
+
+    /// Share an overlay between engines (one per worker, later) or replace it.
+    pub fn set_vip_ownership(&mut self, vips: VipOwnership) {
+        self.core.vips = vips;
+    }
+
     /// The current snapshot the engine runs on.
     pub fn config(&self) -> &Arc<Config> {
         &self.core.cfg
@@ -227,5 +240,126 @@ impl Engine {
     /// The protocol of a conn's number, for listings.
     pub fn proto_name(proto: u8) -> &'static str {
         Proto::from_number(proto).map(|p| p.name()).unwrap_or("IP")
+    }
+}
+
+/// Where [`Engine::export_records`] goes on from: templates before conns, v4 before v6, so
+/// that an importer meets a conn's template before the conn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportCursor {
+    /// 0: v4 templates, 1: v4 conns, 2: v6 templates, 3: v6 conns.
+    phase: u8,
+    slot: u32,
+}
+
+impl ExportCursor {
+    pub const START: ExportCursor = ExportCursor { phase: 0, slot: 0 };
+}
+
+/// Slots one export call visits at most, so that a sparse table still costs one short
+/// lock hold per call.
+const EXPORT_VISITS: u32 = 4096;
+
+impl Engine {
+    /// Turn the conn change feed on with room for `capacity` events (the ring is allocated
+    /// here, never on the packet path), replacing any previous feed and its pending events.
+    pub fn enable_feed(&mut self, capacity: u32) {
+        self.core.feed = Some(Box::new(Feed::new(capacity)));
+    }
+
+    /// Turn the feed off; the packet path is back to one branch per conn event.
+    pub fn disable_feed(&mut self) {
+        self.core.feed = None;
+    }
+
+    /// Move up to `max` pending events, oldest first, to `out`; returns how many. Drain in
+    /// pieces of a few hundred under the engine lock, and do the slow work after releasing
+    /// it.
+    pub fn drain_events(&mut self, out: &mut Vec<ConnEvent>, max: usize) -> usize {
+        match &mut self.core.feed {
+            Some(f) => f.drain(out, max),
+            None => 0,
+        }
+    }
+
+    /// The feed's counters (overflow: events lost to a full ring), or None while it is off.
+    pub fn feed_stats(&self) -> Option<FeedStats> {
+        self.core.feed.as_ref().map(|f| f.stats())
+    }
+
+    /// Copy up to `max` live records from `cursor` on into `out`, visiting a bounded number
+    /// of slots: a bulk sync copies the whole table across many short lock holds. Returns
+    /// the cursor to continue from, or None once every table was walked. Conns made or
+    /// gone between calls may be missed or seen twice; the change feed covers those.
+    pub fn export_records(
+        &self,
+        mut cursor: ExportCursor,
+        max: usize,
+        now_ms: u64,
+        out: &mut Vec<ConnRecord>,
+    ) -> Option<ExportCursor> {
+        let mut w = Walk {
+            tnow: tick_of(now_ms),
+            visits: EXPORT_VISITS.max(max.min(u32::MAX as usize / 4) as u32 * 4),
+            left: max,
+            out,
+        };
+        while cursor.phase < 4 {
+            let templates = cursor.phase.is_multiple_of(2);
+            let slot = &mut cursor.slot;
+            let done = if cursor.phase < 2 {
+                w.phase(&self.core, &self.conns4, templates, slot)
+            } else {
+                w.phase(&self.core, &self.conns6, templates, slot)
+            };
+            if !done {
+                return Some(cursor);
+            }
+            cursor = ExportCursor {
+                phase: cursor.phase + 1,
+                slot: 0,
+            };
+        }
+        None
+    }
+}
+
+/// An export call's budget and output.
+struct Walk<'a> {
+    tnow: u32,
+    visits: u32,
+    left: usize,
+    out: &'a mut Vec<ConnRecord>,
+}
+
+impl Walk<'_> {
+    /// One phase of an export from `slot` on: returns whether the table was walked to its
+    /// end.
+    fn phase<A: ConnAddr>(
+        &mut self,
+        core: &Core,
+        t: &ConnTable<A>,
+        templates: bool,
+        slot: &mut u32,
+    ) -> bool {
+        while *slot < t.capacity() {
+            if self.visits == 0 || self.left == 0 {
+                return false;
+            }
+            self.visits -= 1;
+            let c = t.get(*slot);
+            *slot += 1;
+            if !c.flags.contains(ConnFlags::IN_USE)
+                || c.is_template() != templates
+                || c.expired(self.tnow)
+            {
+                continue;
+            }
+            let mut r = record(c, dest_id(&core.dests, c.dest), Some(t));
+            r.timeout_ms = core.armed_timeout_ms(c);
+            self.out.push(r);
+            self.left -= 1;
+        }
+        true
     }
 }

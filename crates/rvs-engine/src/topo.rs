@@ -200,8 +200,12 @@ impl Harness {
         self.now += ms;
     }
 
+    /// Run the timers as a daemon does: poll until nothing more is due now.
     pub fn poll(&mut self) {
         self.engine.poll(self.now);
+        while self.engine.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.engine.poll(self.now);
+        }
     }
 
     /// Swap in a new virtual server table (what the control plane does).

@@ -24,11 +24,18 @@ fn harness(owner: bool) -> Harness {
         .dest("172.16.0.2", 443, FwdMethod::Masq, 1)
         .build();
     let settings = Settings {
-        vip_owner: owner,
         laddrs: vec!["172.16.0.250".parse().unwrap()],
         ..Settings::default()
     };
-    Harness::with(config_with(vec![svc, svc6, own], settings), 1024)
+    let h = Harness::with(config_with(vec![svc, svc6, own], settings), 1024);
+    if !owner {
+        // A VRRP backup: the daemon marks every address it would claim as not owned.
+        let vips = h.engine.vip_ownership();
+        for a in ["10.0.0.100", "fd00::100", "10.0.0.1", "172.16.0.250"] {
+            vips.set_owned(a.parse().unwrap(), false);
+        }
+    }
+    h
 }
 
 fn arp_request(target: &str) -> Vec<u8> {
@@ -229,4 +236,47 @@ fn announcements_parse_as_what_they_claim() {
     assert!(p.is_advert() && p.override_flag() && !p.solicited_flag());
     assert!(p.verify_checksum(src, dst));
     assert_eq!(p.target_addr(), src);
+}
+
+/// The run-time ownership overlay, per address: a VIP marked not owned (a VRRP backup) gets
+/// no ARP, NS or ping answer while the others still do; marked owned again, it is answered.
+#[test]
+fn a_vip_marked_not_owned_is_silent_until_owned_again() {
+    let mut h = harness(true);
+    let vips = h.engine.vip_ownership();
+    let ping = |dst: &str, src: &str, kind: u8| {
+        Pkt::icmp(src, dst, kind, 0, 1, b"x".to_vec())
+            .macs(MAC_GW, MAC_DIRECTOR)
+            .build()
+    };
+    let asks = || {
+        [
+            arp_request("10.0.0.100"),
+            ping("10.0.0.100", "10.9.0.5", 8),
+            solicitation("fd00::100", "fd00::fe"),
+            ping("fd00::100", "fd09::5", 128),
+        ]
+    };
+    assert!(vips.set_owned("10.0.0.100".parse().unwrap(), false));
+    assert!(vips.set_owned("fd00::100".parse().unwrap(), false));
+    assert!(
+        !vips.set_owned("fd00::100".parse().unwrap(), false),
+        "no change"
+    );
+    for (i, f) in asks().iter().enumerate() {
+        assert_eq!(h.send(f, OUT).0, Verdict::Pass, "ask {i} while not owned");
+    }
+    assert_eq!(h.engine.counters().local_answers, 0);
+    // Another address is unaffected.
+    assert_eq!(h.send(&arp_request("172.16.0.250"), IN).0, Verdict::Tx(IN));
+    assert!(vips.set_owned("10.0.0.100".parse().unwrap(), true));
+    assert!(vips.set_owned("fd00::100".parse().unwrap(), true));
+    for (i, f) in asks().iter().enumerate() {
+        assert_eq!(
+            h.send(f, OUT).0,
+            Verdict::Tx(OUT),
+            "ask {i} once owned again"
+        );
+    }
+    assert_eq!(h.engine.counters().local_answers, 5);
 }

@@ -5,7 +5,7 @@ use crate::kernel::KernelNet;
 use crate::steer::{self, EpKey, SteerSet, XdpSteer};
 use crate::worker::{Inject, IoCounters};
 use crate::IoError;
-use rvs_engine::{Config, Engine, NetView, PortId};
+use rvs_engine::{Config, Engine, NetView, PortId, VipOwnership};
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +48,9 @@ pub struct DataPath {
     modes: Vec<String>,
     /// Whether the director's own traffic is routed through the TUN device.
     local: bool,
+    /// The engine's VIP-ownership overlay: an address marked not owned is neither steered
+    /// for ARP/NS nor announced (the daemon marks it, then calls `sync`).
+    vips: VipOwnership,
 }
 
 #[derive(Default)]
@@ -101,7 +104,11 @@ impl DataPath {
         let inject = Arc::new(Inject::default());
         let xsk_stats = Arc::new(Mutex::new(Vec::new()));
         let snap = net.snapshot();
-        let set = SteerSet::compute(cfg, &snap.locals, []);
+        let vips = engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .vip_ownership();
+        let set = SteerSet::compute(cfg, &snap.locals, []).only_owned(&vips);
         // The director's own traffic to its services: a TUN device as one more port. Not
         // fatal without it; forwarding for others does not need it.
         let tun = match crate::local::open_tun() {
@@ -131,6 +138,7 @@ impl DataPath {
             state: Mutex::new(SyncState::default()),
             modes: Vec::new(),
             local: tun.is_some(),
+            vips,
         };
         match mode {
             IoMode::AfXdp => {
@@ -258,8 +266,11 @@ impl DataPath {
         &self.modes
     }
 
-    /// Bring the steering in line with `cfg` and the kernel's current addresses; call after
-    /// every config change, and once a second for address changes and draining dests.
+    /// Bring the steering in line with `cfg`, the kernel's current addresses and the VIP
+    /// ownership overlay; call after every config change and ownership change
+    /// (`Engine::vip_ownership().set_owned`), and once a second for address changes and
+    /// draining dests. An address that became owned is announced (gratuitous ARP /
+    /// unsolicited NA); one marked not owned goes silent.
     pub fn sync(&self, cfg: &Config) -> Result<(), IoError> {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let st = &mut *guard;
@@ -274,7 +285,8 @@ impl DataPath {
         }
         st.lingering.retain(|_, until| *until > now);
         st.cfg_dests = fresh.dests.clone();
-        let want = SteerSet::compute(cfg, &snap.locals, st.lingering.keys().copied());
+        let want = SteerSet::compute(cfg, &snap.locals, st.lingering.keys().copied())
+            .only_owned(&self.vips);
         if want == st.current {
             return Ok(());
         }

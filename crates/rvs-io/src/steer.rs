@@ -12,7 +12,7 @@ use aya::programs::xdp::XdpLink;
 use aya::programs::{Xdp, XdpMode};
 use aya::Ebpf;
 use rvs_engine::config::{FwdMethod, SvcKey};
-use rvs_engine::Config;
+use rvs_engine::{Config, VipOwnership};
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -160,20 +160,25 @@ impl SteerSet {
             }
         }
         s.dests.extend(extra_dests);
-        if cfg.settings().vip_owner {
-            s.owned = cfg
-                .vaddrs()
-                .chain(cfg.laddrs())
-                .filter(|a| !locals.contains(a))
-                .collect();
-            // A fwmark rule's network address is not a host rvs speaks for.
-            for (net, plen) in &s.nets {
-                if *plen < if net.is_ipv6() { 128 } else { 32 } {
-                    s.owned.remove(net);
-                }
+        s.owned = cfg
+            .vaddrs()
+            .chain(cfg.laddrs())
+            .filter(|a| !locals.contains(a))
+            .collect();
+        // A fwmark rule's network address is not a host rvs speaks for.
+        for (net, plen) in &s.nets {
+            if *plen < if net.is_ipv6() { 128 } else { 32 } {
+                s.owned.remove(net);
             }
         }
         s
+    }
+
+    /// Leave out of `owned` the addresses VRRP gave to another director: their ARP/NS is
+    /// not steered to rvs and they are not announced.
+    pub fn only_owned(mut self, vips: &VipOwnership) -> SteerSet {
+        self.owned.retain(|a| vips.owns(*a));
+        self
     }
 }
 
@@ -654,7 +659,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn cfg(owner: bool) -> Config {
+    fn cfg() -> Config {
         let nat = Svc::tcp("10.0.0.100", 80, "rr")
             .dest("172.16.0.2", 8000, FwdMethod::Masq, 1)
             .dest("172.16.0.3", 8000, FwdMethod::Route, 1)
@@ -663,7 +668,6 @@ mod tests {
             .dest("172.16.0.4", 53, FwdMethod::FullNat, 1)
             .build();
         let settings = Settings {
-            vip_owner: owner,
             laddrs: vec![ip("172.16.0.250")],
             ..Settings::default()
         };
@@ -673,7 +677,7 @@ mod tests {
     #[test]
     fn the_set_follows_the_services() {
         let locals: HashSet<IpAddr> = [ip("10.0.0.1"), ip("172.16.0.1")].into();
-        let s = SteerSet::compute(&cfg(true), &locals, []);
+        let s = SteerSet::compute(&cfg(), &locals, []);
         assert!(s.svcs.contains(&EpKey::new(6, ip("10.0.0.100"), 80)));
         assert!(s.svcs.contains(&EpKey::new(0, ip("10.0.0.100"), 0)));
         assert!(s.svcs.contains(&EpKey::new(17, ip("10.0.0.1"), 53)));
@@ -685,10 +689,25 @@ mod tests {
         assert_eq!(s.owned, [ip("10.0.0.100"), ip("172.16.0.250")].into());
         assert_eq!(s.local.len(), 2);
         // A VRRP backup claims no address.
-        assert!(SteerSet::compute(&cfg(false), &locals, []).owned.is_empty());
+        let vips = VipOwnership::new();
+        for a in ["10.0.0.100", "172.16.0.250", "10.0.0.1"] {
+            vips.set_owned(ip(a), false);
+        }
+        assert!(SteerSet::compute(&cfg(), &locals, [])
+            .only_owned(&vips)
+            .owned
+            .is_empty());
+        // Marked owned again, a VIP is claimed again.
+        vips.set_owned(ip("10.0.0.100"), true);
+        assert_eq!(
+            SteerSet::compute(&cfg(), &locals, [])
+                .only_owned(&vips)
+                .owned,
+            [ip("10.0.0.100")].into()
+        );
         // Draining dests stay.
         let extra = EpKey::new(6, ip("172.16.0.9"), 80);
-        assert!(SteerSet::compute(&cfg(true), &locals, [extra])
+        assert!(SteerSet::compute(&cfg(), &locals, [extra])
             .dests
             .contains(&extra));
     }
@@ -709,7 +728,7 @@ mod tests {
     #[test]
     fn the_nft_ruleset_declares_every_set_it_uses() {
         let locals: HashSet<IpAddr> = [ip("10.0.0.1")].into();
-        let s = SteerSet::compute(&cfg(true), &locals, []);
+        let s = SteerSet::compute(&cfg(), &locals, []);
         let r = nft_ruleset("eth0", &s);
         if let Ok(p) = std::env::var("RVS_DUMP_NFT") {
             std::fs::write(p, &r).unwrap();

@@ -164,6 +164,8 @@ impl ConnFlags {
     pub const SYNCED: ConnFlags = ConnFlags(1 << 6);
     const FWD_SHIFT: u16 = 8;
     const FWD_MASK: u16 = 0x7 << Self::FWD_SHIFT;
+    /// The bits that hold the forwarding method.
+    pub const FWD_BITS: u16 = Self::FWD_MASK;
 
     #[inline]
     pub fn contains(self, f: ConnFlags) -> bool {

@@ -416,12 +416,30 @@ impl<A: ConnAddr> ConnTable<A> {
         &mut self,
         now: Tick,
         budget: u32,
+        on_due: impl FnMut(&mut Conn<A>) -> bool,
+        on_removed: impl FnMut(&Conn<A>),
+    ) -> u32 {
+        self.sweep_bounded(now, budget, u32::MAX, on_due, on_removed)
+            .1
+    }
+
+    /// [`ConnTable::sweep`] that also stops once `max_removed` entries went, so that one
+    /// call's work stays bounded when most of the table expires at once (a removal costs
+    /// two chain walks, a visit a sequential read). Returns (slots visited, removed).
+    pub fn sweep_bounded(
+        &mut self,
+        now: Tick,
+        budget: u32,
+        max_removed: u32,
         mut on_due: impl FnMut(&mut Conn<A>) -> bool,
         mut on_removed: impl FnMut(&Conn<A>),
-    ) -> u32 {
+    ) -> (u32, u32) {
         let mut removed = 0;
-        for _ in 0..budget.min(self.capacity()) {
+        let mut visited = 0;
+        let budget = budget.min(self.capacity());
+        while visited < budget && removed < max_removed {
             let i = self.advance_hand();
+            visited += 1;
             let e = &mut self.entries[i as usize];
             if e.flags.contains(ConnFlags::IN_USE) && passed(e.expires, now) && on_due(e) {
                 let c = self.remove(i);
@@ -429,7 +447,7 @@ impl<A: ConnAddr> ConnTable<A> {
                 removed += 1;
             }
         }
-        removed
+        (visited, removed)
     }
 
     /// All live entries, for listings (`ipvsadm -Lnc`) and export.
