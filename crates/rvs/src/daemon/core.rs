@@ -30,13 +30,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// draining real servers, besides after every table change.
 pub const RESTEER_MS: u64 = 1000;
 
-/// How often the engine's timers run, until the engine says when it next needs to.
-const ENGINE_TICK_MS: u64 = 100;
+/// The longest the loop goes without asking the engine for its deadline. The workers can
+/// make an idle engine's first conn, which brings its deadline forward without the loop
+/// hearing of it; expiry is exact at lookup either way, so this only bounds how late the
+/// first sweep of a new conn may start.
+const ENGINE_IDLE_MS: u64 = 1000;
 
-/// When the engine next needs `poll` (absolute ms). The one place that knows: switch it to
-/// the engine's own deadline (`Engine::poll_timeout`) when that exists.
-fn engine_deadline(_engine: &Engine, now: u64) -> u64 {
-    now + ENGINE_TICK_MS
+/// When the engine next needs `poll` (absolute ms): its own deadline
+/// ([`Engine::poll_timeout`]; at or before `now` while a sweep is owed), looked at again
+/// after [`ENGINE_IDLE_MS`] at the latest.
+fn engine_deadline(engine: &Engine, now: u64) -> u64 {
+    let idle = now + ENGINE_IDLE_MS;
+    engine.poll_timeout().map_or(idle, |t| t.min(idle))
 }
 
 /// What the core is told. The enum grows with the HA subsystems (VRRP, connection sync).
@@ -326,6 +331,10 @@ impl Core {
                 commands = cmds.len(),
                 "table changed"
             );
+            // The engine takes a new snapshot on its next call, and the snapshot may give it
+            // timers (a first service's estimators): poll it at once rather than at its
+            // old deadline.
+            self.engine_due = self.engine_due.min(now);
             if self.steering {
                 out.push(Action::Resteer(cfg));
             }

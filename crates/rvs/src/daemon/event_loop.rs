@@ -68,7 +68,9 @@ impl EventLoop {
             let now = self.now();
             let due = self.core.poll_timeout(now);
             let event = if now >= due {
-                Event::Timer
+                // While the engine owes sweeping, timers come due back to back: a queued
+                // request goes first, so a long sweep never delays the operator.
+                self.rx.try_recv().unwrap_or(Event::Timer)
             } else {
                 match self.rx.recv_timeout(Duration::from_millis(due - now)) {
                     Ok(e) => e,

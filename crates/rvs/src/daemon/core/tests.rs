@@ -251,8 +251,11 @@ fn the_timer_polls_the_engine_and_resteers_each_second() {
     let due = core.poll_timeout(1);
     assert!(due > 1 && due <= 1 + RESTEER_MS, "{due}");
     apply(&mut core, &["-A -t 10.0.0.1:80 -s rr"], 2).unwrap();
-    // The snapshot is swapped; the engine picks it up on its next poll.
+    // The snapshot is swapped; the engine picks it up on its next poll, which the change
+    // brings forward to now.
     assert!(lock(&core.engine).services().is_empty());
+    let due = core.poll_timeout(2);
+    assert_eq!(due, 2);
     let acts = core.handle::<u32>(Event::Timer, due);
     assert!(acts.is_empty(), "no re-steer before the second: {acts:?}");
     assert_eq!(
