@@ -14,6 +14,18 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// One packet of `bytes`, client to server (`inbound`) or back.
+    #[inline(always)]
+    pub fn count_pkt(&mut self, inbound: bool, bytes: u64) {
+        if inbound {
+            self.inpkts += 1;
+            self.inbytes += bytes;
+        } else {
+            self.outpkts += 1;
+            self.outbytes += bytes;
+        }
+    }
+
     pub fn add(&mut self, o: &Counters) {
         self.conns += o.conns;
         self.inpkts += o.inpkts;
