@@ -15,6 +15,7 @@ pub mod local;
 pub mod shm;
 pub mod steer;
 pub mod worker;
+pub mod vrrp;
 
 pub use datapath::{DataPath, IoMode};
 pub use kernel::KernelNet;
