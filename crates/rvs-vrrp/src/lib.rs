@@ -252,3 +252,16 @@ impl Router {
         unimplemented!()
     }
 }
+
+/// `rvsadm --vrrp-status`'s text, keepalived's data-dump shape (`keepalived
+/// --signum=DATA`): per instance a ` VRRP Instance = NAME` line, then `   Key = value`
+/// lines (State, Interface, Virtual Router ID, Version, Priority, Effective priority,
+/// Master router, Master priority, Advert interval, Master advert interval, Virtual IP
+/// (one line each), Fault, Adverts received, Adverts sent, Became master, Released
+/// master, Priority zero received, Priority zero sent, Split brain, `Dropped (REASON)`
+/// per reason, and `Transition = ...` lines, oldest first). `now` is on the router's
+/// clock, for the transitions' ages.
+pub fn status_lines(status: &[InstanceStatus], now: u64) -> Vec<String> {
+    let _ = (status, now);
+    unimplemented!()
+}
