@@ -34,6 +34,9 @@ pub struct Plan {
     pub fwmark_rules: Vec<FwmarkRule>,
     /// `lvs_flush`: clear the table at startup.
     pub flush: bool,
+    /// The VRRP instances, scripts and sync groups; empty without any `vrrp_instance`
+    /// (rvsd then runs no VRRP at all).
+    pub vrrp: rvs_vrrp::VrrpConfig,
 }
 
 /// A virtual server as the checker sees it: what `rvs_check::runner::VsTarget` holds, kept
