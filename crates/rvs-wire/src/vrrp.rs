@@ -718,6 +718,101 @@ impl<'a> VrrpRepr<'a> {
     }
 }
 
+/// The body of the `vrrp` fuzz target (`fuzz/fuzz_targets/vrrp.rs`), shared with the
+/// corpus replay in `tests/fuzz_vrrp.rs` so plain `cargo test` runs every kept input.
+/// Public only for those two.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// The first byte picks the IP header around the message (bit 0: IPv6; bit 1: a
+    /// unicast destination; bit 2: repair the checksum; bit 3: force version/type to a
+    /// valid advert's, bit 4 choosing v3), so inputs reach past the cheap checks. The rest
+    /// is the message. Every accessor runs; what parses must re-emit to the canonical
+    /// form of the input and parse back the same. Returns whether it parsed.
+    pub fn vrrp(data: &[u8]) -> bool {
+        let Some((&sel, rest)) = data.split_first() else {
+            return false;
+        };
+        let (src, dst): (IpAddr, IpAddr) = match (sel & 1 != 0, sel & 2 != 0) {
+            (false, false) => (Ipv4Addr::new(10, 0, 0, 1).into(), MCAST_V4.into()),
+            (false, true) => (
+                Ipv4Addr::new(10, 0, 0, 1).into(),
+                Ipv4Addr::new(10, 0, 0, 2).into(),
+            ),
+            (true, false) => (
+                Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1).into(),
+                MCAST_V6.into(),
+            ),
+            (true, true) => (
+                Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1).into(),
+                Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2).into(),
+            ),
+        };
+        let family = Family::of(&src);
+        let mut msg = rest.to_vec();
+        if sel & 8 != 0 {
+            if let Some(b) = msg.first_mut() {
+                *b = if sel & 16 != 0 { 0x31 } else { 0x21 };
+            }
+        }
+        if let Ok(mut p) = VrrpPacket::new_checked(&mut msg[..]) {
+            if sel & 4 != 0 {
+                p.fill_checksum(&src, &dst).expect("one family");
+            }
+            // Setters on a checked buffer of any length.
+            let mut copy = p.into_inner().to_vec();
+            let mut q = VrrpPacket::new_unchecked(&mut copy[..]);
+            q.set_max_adver_int(q.max_adver_int());
+            q.set_rsvd(q.rsvd());
+            q.set_count(q.count());
+            let n = q.addrs_bytes_mut(family).len();
+            assert!(n <= usize::from(q.count()) * family.addr_len());
+            assert!(q.auth_data_mut().len() <= AUTH_DATA_LEN);
+        }
+        let Ok(p) = VrrpPacket::new_checked(&msg[..]) else {
+            return false;
+        };
+        let _ = (p.version(), p.kind(), p.vrid(), p.priority(), p.count());
+        let _ = (
+            p.auth_type(),
+            p.adver_int(),
+            p.rsvd(),
+            p.max_adver_int(),
+            p.checksum(),
+        );
+        assert!(p.message(family).len() <= p.message_len(family));
+        let _ = (p.addrs_bytes(family), p.auth_data());
+        let sum_ok = p.verify_checksum(&src, &dst);
+        let Ok(r) = VrrpRepr::parse(&p, &src, &dst) else {
+            return false;
+        };
+        assert!(sum_ok && p.kind() == TYPE_ADVERTISEMENT);
+        assert_eq!(r.addrs.len(), usize::from(p.count()));
+        assert_eq!(r.addrs.family(), Some(family));
+        assert_eq!(r.buffer_len(), msg.len());
+        let mut out = vec![0u8; msg.len()];
+        assert_eq!(r.emit(&mut out, &src, &dst), Ok(msg.len()));
+        // The canonical form: v3's reserved bits zero, v2's data zero unless PASS.
+        let mut canon = msg.clone();
+        let mut c = VrrpPacket::new_unchecked(&mut canon[..]);
+        match r.version {
+            Version::V3 => c.set_rsvd(0),
+            Version::V2 if r.auth.auth_type() != AUTH_PASS => c.auth_data_mut().fill(0),
+            Version::V2 => {}
+        }
+        c.fill_checksum(&src, &dst).expect("one family");
+        assert_eq!(out, canon);
+        let again = VrrpRepr::parse(
+            &VrrpPacket::new_checked(&out[..]).expect("emitted"),
+            &src,
+            &dst,
+        );
+        assert_eq!(again, Ok(r));
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
