@@ -1,24 +1,15 @@
-//! The advert as the machines see it, and its bytes. This is the one place that touches
-//! the wire format: it goes through rvs-wire's VRRP view once that view exists
-//! (`rvs_wire::vrrp`); until then a minimal parse/emit lives here so that the machines
-//! and their tests run on real bytes with real checksums.
+//! The advert as the machines see it, to and from bytes through rvs-wire's VRRP view
+//! (`rvs_wire::vrrp`). The machines keep an owned [`Advert`] (the view borrows the
+//! packet), and the drop reasons are told apart here in keepalived's order: the view's
+//! `Error` only says truncated or malformed.
 
 use std::net::IpAddr;
 
-use rvs_wire::checksum;
+use rvs_wire::vrrp::{self as wire, Family, VrrpAddrs, VrrpAuth, VrrpPacket, VrrpRepr};
 
 use crate::{DropReason, Version};
 
-/// IP protocol number of VRRP.
-pub const IPPROTO_VRRP: u8 = 112;
-/// Type 1, the only one RFC 3768/5798 define.
-pub const TYPE_ADVERTISEMENT: u8 = 1;
-/// v2 authentication types (RFC 3768 5.3.6; AH (2) never reaches the machines).
-pub const AUTH_NONE: u8 = 0;
-pub const AUTH_PASS: u8 = 1;
-
-const HEADER_LEN: usize = 8;
-const V2_AUTH_LEN: usize = 8;
+pub use wire::{AUTH_NONE, AUTH_PASS, TYPE_ADVERTISEMENT};
 
 /// The fixed fields every version shares, read before the instance is known so that drops
 /// can be counted against it.
@@ -31,13 +22,16 @@ pub struct Peek {
 
 /// `None` when shorter than the fixed header.
 pub fn peek(payload: &[u8]) -> Option<Peek> {
-    if payload.len() < HEADER_LEN {
+    if payload.len() < wire::HEADER_LEN {
         return None;
     }
+    // The length is checked; `new_checked` would also refuse versions other than 2|3,
+    // which are counted as `Version` drops against the instance instead.
+    let p = VrrpPacket::new_unchecked(payload);
     Some(Peek {
-        version: payload[0] >> 4,
-        kind: payload[0] & 0x0f,
-        vrid: payload[1],
+        version: p.version(),
+        kind: p.kind(),
+        vrid: p.vrid(),
     })
 }
 
@@ -55,130 +49,75 @@ pub struct Advert {
     pub addrs: Vec<IpAddr>,
 }
 
-fn addr_len(a: &IpAddr) -> usize {
-    match a {
-        IpAddr::V4(_) => 4,
-        IpAddr::V6(_) => 16,
-    }
-}
-
-fn message_len(version: Version, count: usize, alen: usize) -> usize {
-    HEADER_LEN
-        + count * alen
-        + match version {
-            Version::V2 => V2_AUTH_LEN,
-            Version::V3 => 0,
-        }
-}
-
-fn sum_with_pseudo(version: Version, msg: &[u8], src: &IpAddr, dst: &IpAddr) -> u32 {
-    match version {
-        // RFC 3768 5.3.8: over the VRRP message only.
-        Version::V2 => checksum::sum(msg),
-        // RFC 5798 5.2.8: with the IPv4/IPv6 pseudo header.
-        // A mixed pair never gets here from `parse`; from `emit` it is a driver bug (a
-        // source of the wrong family) that must not panic: the checksum is then wrong.
-        Version::V3 if src.is_ipv4() != dst.is_ipv4() => checksum::sum(msg),
-        Version::V3 => {
-            checksum::pseudo(src, dst, IPPROTO_VRRP, msg.len() as u32) + checksum::sum(msg)
-        }
-    }
-}
-
-/// Parses a version 2 or 3 advertisement received from `src` to `dst` (addresses of one
-/// family, which is also the family of the address list). Trailing bytes after the
-/// message are ignored (the IP layer's length already bounds the payload).
+/// Parses a version 2 or 3 advertisement received from `src` to `dst` (the IP header's
+/// addresses). Version, type, length and checksum failures are told apart; whatever else
+/// the view refuses (mixed families, v2 over IPv6) is `Malformed`.
 pub fn parse(payload: &[u8], src: IpAddr, dst: IpAddr) -> Result<Advert, DropReason> {
-    let p = peek(payload).ok_or(DropReason::Malformed)?;
-    let version = match p.version {
-        2 => Version::V2,
-        3 => Version::V3,
-        _ => return Err(DropReason::Version),
-    };
-    if p.kind != TYPE_ADVERTISEMENT {
+    let p = VrrpPacket::new_checked(payload).map_err(|e| match e {
+        rvs_wire::Error::Truncated => DropReason::Malformed,
+        _ => DropReason::Version,
+    })?;
+    if p.kind() != TYPE_ADVERTISEMENT {
         return Err(DropReason::Type);
     }
-    if src.is_ipv4() != dst.is_ipv4() {
+    let family = Family::of_pair(&src, &dst).map_err(|_| DropReason::Malformed)?;
+    if payload.len() != p.message_len(family) {
         return Err(DropReason::Malformed);
     }
-    let alen = addr_len(&src);
-    let count = usize::from(payload[3]);
-    let len = message_len(version, count, alen);
-    if payload.len() < len {
-        return Err(DropReason::Malformed);
-    }
-    let msg = &payload[..len];
-    if checksum::fold(sum_with_pseudo(version, msg, &src, &dst)) != 0xffff {
+    if !p.verify_checksum(&src, &dst) {
         return Err(DropReason::Checksum);
     }
-    let addrs = msg[HEADER_LEN..HEADER_LEN + count * alen]
-        .chunks_exact(alen)
-        .map(|c| match <[u8; 4]>::try_from(c) {
-            Ok(b4) => IpAddr::from(b4),
-            Err(_) => {
-                let mut b16 = [0u8; 16];
-                b16.copy_from_slice(c);
-                IpAddr::from(b16)
-            }
-        })
-        .collect();
-    let (adver_int_cs, auth_type, mut auth_data) = match version {
-        Version::V2 => (u16::from(payload[5]) * 100, payload[4], [0u8; 8]),
-        Version::V3 => (
-            u16::from_be_bytes([payload[4], payload[5]]) & 0x0fff,
-            0,
-            [0u8; 8],
-        ),
+    let r = VrrpRepr::parse(&p, &src, &dst).map_err(|_| DropReason::Malformed)?;
+    let (auth_type, auth_data) = match r.auth {
+        VrrpAuth::None => (AUTH_NONE, [0; 8]),
+        VrrpAuth::Pass(d) => (AUTH_PASS, d),
+        VrrpAuth::Other(t) => (t, [0; 8]),
     };
-    if version == Version::V2 {
-        auth_data.copy_from_slice(&msg[len - V2_AUTH_LEN..]);
-    }
     Ok(Advert {
-        version,
-        vrid: p.vrid,
-        priority: payload[2],
-        adver_int_cs,
+        version: match r.version {
+            wire::Version::V2 => Version::V2,
+            wire::Version::V3 => Version::V3,
+        },
+        vrid: r.vrid,
+        priority: r.priority,
+        adver_int_cs: r.adver_int_cs,
         auth_type,
         auth_data,
-        addrs,
+        addrs: r.addrs.iter().collect(),
     })
 }
 
-/// The complete message for `adv` from `src` to `dst`, checksum filled. `addrs` must be of
-/// `src`'s family and at most 255 (the config parser enforces both).
-pub fn emit(adv: &Advert, src: IpAddr, dst: IpAddr) -> Vec<u8> {
-    let alen = addr_len(&src);
-    let count = adv.addrs.len().min(255);
-    let len = message_len(adv.version, count, alen);
-    let mut b = vec![0u8; len];
-    let v = match adv.version {
-        Version::V2 => 2u8,
-        Version::V3 => 3,
+/// The complete message for `adv` from `src` to `dst`, checksum filled; `None` when it
+/// cannot be sent as is (addresses of another family than `src`'s, v2 over IPv6: the
+/// router refuses such an instance with a FAULT before it ever advertises).
+pub fn emit(adv: &Advert, src: IpAddr, dst: IpAddr) -> Option<Vec<u8>> {
+    let r = VrrpRepr {
+        version: match adv.version {
+            Version::V2 => wire::Version::V2,
+            Version::V3 => wire::Version::V3,
+        },
+        vrid: adv.vrid,
+        priority: adv.priority,
+        adver_int_cs: adv.adver_int_cs,
+        auth: match adv.auth_type {
+            AUTH_NONE => VrrpAuth::None,
+            AUTH_PASS => VrrpAuth::Pass(adv.auth_data),
+            t => VrrpAuth::Other(t),
+        },
+        addrs: VrrpAddrs::from(&adv.addrs[..]),
     };
-    b[0] = (v << 4) | TYPE_ADVERTISEMENT;
-    b[1] = adv.vrid;
-    b[2] = adv.priority;
-    b[3] = count as u8;
-    match adv.version {
-        Version::V2 => {
-            b[4] = adv.auth_type;
-            // v2 carries whole seconds (at least 1: the parser refuses less).
-            b[5] = (adv.adver_int_cs / 100).clamp(1, 255) as u8;
-            b[len - V2_AUTH_LEN..].copy_from_slice(&adv.auth_data);
-        }
-        Version::V3 => {
-            b[4..6].copy_from_slice(&(adv.adver_int_cs & 0x0fff).to_be_bytes());
-        }
+    let mut b = vec![0u8; r.buffer_len()];
+    let n = r.emit(&mut b, &src, &dst).ok()?;
+    b.truncate(n);
+    Some(b)
+}
+
+/// Why an instance cannot advertise at all, if it cannot (checked once per config).
+pub fn unsendable(adv: &Advert, src: IpAddr, dst: IpAddr) -> Option<String> {
+    if src.is_unspecified() {
+        return Some("no source address".into());
     }
-    for (i, a) in adv.addrs.iter().take(count).enumerate() {
-        let at = HEADER_LEN + i * alen;
-        match a {
-            IpAddr::V4(a) if alen == 4 => b[at..at + 4].copy_from_slice(&a.octets()),
-            IpAddr::V6(a) if alen == 16 => b[at..at + 16].copy_from_slice(&a.octets()),
-            _ => {}
-        }
-    }
-    let csum = checksum::finish(sum_with_pseudo(adv.version, &b, &src, &dst));
-    b[6..8].copy_from_slice(&csum.to_be_bytes());
-    b
+    emit(adv, src, dst)
+        .is_none()
+        .then(|| format!("cannot build an advert from {src} to {dst}"))
 }

@@ -29,7 +29,7 @@
 //! `garp_master_refresh`).
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use crate::codec::{self, Advert};
 use crate::{
@@ -40,9 +40,7 @@ use crate::{
 /// Transitions kept per instance for the operator.
 pub const HISTORY: usize = 16;
 
-/// RFC 5798 5.1.1.2 / 5.1.2.2.
-pub const MCAST_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-pub const MCAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+pub use rvs_wire::vrrp::{MCAST_V4, MCAST_V6};
 
 /// Every [`DropReason`], in declaration order (the order of `Counters::drops`).
 pub const DROP_REASONS: [DropReason; 11] = [
@@ -96,6 +94,9 @@ pub struct Instance {
     pub own_fault: Option<String>,
     /// Why it is in FAULT now (its own reason or its sync group's).
     pub fault: Option<String>,
+    /// Why no advert of this instance can be built (no or a wrong-family source), if
+    /// so: a permanent FAULT reason, checked once per config.
+    pub unsendable: Option<String>,
     /// Our `interface` as last reported (up until told otherwise).
     pub link_up: bool,
     pub master: Option<IpAddr>,
@@ -117,7 +118,7 @@ pub struct Instance {
 impl Instance {
     pub fn new(cfg: InstanceConfig, src: IpAddr) -> Instance {
         let a = adver_int_ms(&cfg);
-        Instance {
+        let mut i = Instance {
             eff_prio: cfg.priority,
             cfg,
             src,
@@ -137,7 +138,12 @@ impl Instance {
             counters: Counters::default(),
             drops: [0; DROP_REASONS.len()],
             transitions: VecDeque::with_capacity(HISTORY),
-        }
+            unsendable: None,
+        };
+        let dst = i.destinations()[0];
+        i.unsendable = codec::unsendable(&i.advert(255), src, dst)
+            .map(|why| format!("{why} on {}", i.cfg.interface));
+        i
     }
 
     pub fn name(&self) -> &str {
@@ -457,12 +463,17 @@ impl Instance {
     pub fn send_advert(&mut self, priority: u8, out: &mut Vec<Action>) {
         let adv = self.advert(priority);
         for dst in self.destinations() {
+            // `unsendable` keeps an instance whose adverts cannot be built in FAULT, so
+            // this never skips one that was meant to go.
+            let Some(payload) = codec::emit(&adv, self.src, dst) else {
+                continue;
+            };
             out.push(Action::Send {
                 instance: self.cfg.name.clone(),
                 iface: self.cfg.interface.clone(),
                 src: self.src,
                 dst,
-                payload: codec::emit(&adv, self.src, dst),
+                payload,
             });
             self.counters.adverts_tx += 1;
             if priority == 0 {

@@ -538,7 +538,7 @@ impl Router {
         for inst in &mut self.instances {
             let (eff, fault) = track::evaluate(&inst.cfg, &t);
             inst.set_eff_prio(eff);
-            inst.own_fault = fault;
+            inst.own_fault = inst.unsendable.clone().or(fault);
             inst.link_up = self.links.get(&inst.cfg.interface).copied().unwrap_or(true);
         }
     }

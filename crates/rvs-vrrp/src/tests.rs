@@ -133,7 +133,7 @@ pub fn advert_bytes(
         auth_data: [0; 8],
         addrs: addrs.iter().map(|a| ip(a)).collect(),
     };
-    codec::emit(&adv, ip(src), ip(dst))
+    codec::emit(&adv, ip(src), ip(dst)).unwrap()
 }
 
 pub const GROUP4: IpAddr = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));

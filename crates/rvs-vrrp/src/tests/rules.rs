@@ -270,7 +270,7 @@ fn rx_drops_are_counted_by_reason_without_state_change() {
             auth_data: *b"secret\0\0",
             addrs: vec![ip("10.0.0.100")],
         };
-        codec::emit(&adv, ip("10.0.0.2"), GROUP4)
+        codec::emit(&adv, ip("10.0.0.2"), GROUP4).unwrap()
     };
     let before = r.instances[0].down_at();
     let check = |r: &mut Router, bytes: &[u8], src: &str, ttl: u8, reason: DropReason| {
@@ -318,6 +318,7 @@ fn rx_drops_are_counted_by_reason_without_state_change() {
             ip("10.0.0.2"),
             GROUP4,
         )
+        .unwrap()
     };
     check(
         &mut r,
@@ -843,4 +844,25 @@ fn status_lines_show_every_field_and_every_drop_reason() {
     assert!(has(
         "   Transition = 1.391 s ago BACKUP -> MASTER (master down timer expired)"
     ));
+}
+
+#[test]
+fn an_instance_without_a_source_address_is_fault_and_says_why() {
+    let mut c = inst("VI_1", 255, "10.0.0.1");
+    c.src = None;
+    let mut r = Router::new(one(c.clone()), &[]);
+    let acts = r.start(0);
+    assert!(sends(&acts).is_empty());
+    assert_eq!(
+        transitions(&acts),
+        vec![(
+            "VI_1".into(),
+            State::Fault,
+            "no source address on eth0".into()
+        )]
+    );
+    // resolved by the driver: fine
+    let mut r = Router::new(one(c), &[("VI_1".into(), ip("10.0.0.7"))]);
+    let acts = r.start(0);
+    assert_eq!(sends(&acts)[0].0, ip("10.0.0.7"));
 }
