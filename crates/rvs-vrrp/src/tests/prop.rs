@@ -12,7 +12,8 @@ proptest! {
     /// has the highest (priority, address).
     #[test]
     fn healthy_link_converges_to_the_best_router(
-        prios in proptest::collection::vec(1u8..=254, 2..=3),
+        // half the draws from two values, so that ties (the address tie-break) are common
+        prios in proptest::collection::vec(prop_oneof![1u8..=254, 99u8..=100], 2..=3),
         v3 in any::<bool>(),
         int_cs in 10u16..=300,
         loss in 0u64..=600,
