@@ -866,3 +866,41 @@ fn an_instance_without_a_source_address_is_fault_and_says_why() {
     let acts = r.start(0);
     assert_eq!(sends(&acts)[0].0, ip("10.0.0.7"));
 }
+
+// keepalived 2.2.7's adverts as captured by rvs-wire's tests (the VRRP message only):
+// VRID 51, priority 150 then 0, advert_int 1, PASS "1111", VIPs 10.213.0.100 and .101,
+// from 10.213.0.1 to 224.0.0.18.
+const KA_V2_PASS: [u8; 24] = [
+    0x21, 0x33, 0x96, 0x02, 0x01, 0x01, 0xce, 0xf3, 0x0a, 0xd5, 0x00, 0x64, 0x0a, 0xd5, 0x00, 0x65,
+    0x31, 0x31, 0x31, 0x31, 0x00, 0x00, 0x00, 0x00,
+];
+const KA_V2_PASS_STOP: [u8; 24] = [
+    0x21, 0x33, 0x00, 0x02, 0x01, 0x01, 0x64, 0xf4, 0x0a, 0xd5, 0x00, 0x64, 0x0a, 0xd5, 0x00, 0x65,
+    0x31, 0x31, 0x31, 0x31, 0x00, 0x00, 0x00, 0x00,
+];
+
+fn ka_instance(priority: u8, src: &str) -> InstanceConfig {
+    let mut c = inst("VI_1", priority, src);
+    c.auth = Auth::Pass(*b"1111\0\0\0\0");
+    c.vips = vec![vip("10.213.0.100"), vip("10.213.0.101")];
+    c
+}
+
+#[test]
+fn keepalived_adverts_are_accepted_and_ours_are_byte_identical() {
+    let mut r = backup_router(ka_instance(100, "10.213.0.2"));
+    rx(&mut r, &KA_V2_PASS, "10.213.0.1", 255, 1000);
+    let s = &r.status()[0];
+    assert_eq!(s.counters.adverts_rx, 1, "{:?}", s.counters.drops);
+    assert_eq!(s.master, Some(ip("10.213.0.1")));
+    assert_eq!(s.master_priority, Some(150));
+    rx(&mut r, &KA_V2_PASS_STOP, "10.213.0.1", 255, 1500);
+    assert_eq!(r.instances[0].down_at(), Some(1500 + 609));
+    // The same instance on our side, as MASTER, sends what keepalived sent.
+    let mut m = Router::new(one(ka_instance(150, "10.213.0.1")), &[]);
+    m.start(0);
+    let acts = m.poll(4000);
+    assert_eq!(transitions(&acts)[0].1, State::Master);
+    assert_eq!(sends(&acts)[0].2, KA_V2_PASS);
+    assert_eq!(sends(&m.shutdown(5000))[0].2, KA_V2_PASS_STOP);
+}
