@@ -1091,6 +1091,21 @@ impl Parser {
                     let excluded = c.keyword == "virtual_ipaddress_excluded";
                     for a in self.block_of(c) {
                         if let Some(v) = self.vip(a) {
+                            let seen = w.vips.iter().chain(&w.vips_excluded);
+                            if let Some((_, p)) = seen.into_iter().find(|(o, _)| o.addr == v.addr) {
+                                // The runner adds each address once; a second line
+                                // (another label, say) would fail or be a no-op there.
+                                self.warn(
+                                    &a.pos,
+                                    &a.keyword,
+                                    format!(
+                                        "({name}) {} is already a VIP of this instance (line \
+                                         {}) - ignoring this line",
+                                        v.addr, p.line
+                                    ),
+                                );
+                                continue;
+                            }
                             let l = if excluded {
                                 &mut w.vips_excluded
                             } else {
@@ -1307,6 +1322,8 @@ impl Parser {
             }
         }
         i.ipv6 = ipv6;
+        i.src = w.src.as_ref().map(|(a, _)| *a);
+        i.unicast_peers = w.peers.iter().map(|(a, _)| *a).collect();
 
         i.version = match (w.version, ipv6) {
             (Some(Version::V2), true) => {
