@@ -26,7 +26,7 @@ pub struct KeepalivedConfig {
     pub fwmark_rules: Vec<FwmarkRuleDef>,
     /// `vrrp_instance`, `vrrp_script`, `track_file` / `vrrp_track_file` and
     /// `vrrp_sync_group`, typed, with keepalived's defaults and `global_defs`' `vrrp_*`
-    /// defaults filled in: what [`crate::plan`] hands to rvsd as `Plan::vrrp`.
+    /// defaults filled in: what [`crate::plan()`] hands to rvsd as `Plan::vrrp`.
     pub vrrp: rvs_vrrp::VrrpConfig,
     /// Other top-level sections rvs does not act upon (`SSL`, `bfd_instance`,
     /// `static_ipaddress`, `static_routes`, ...); each was reported with a warning.
