@@ -545,6 +545,14 @@ fn tracking() {
             text,
         );
     }
+    let (i, w) = inst(" track_interface {\n eth0 weight 10\n }");
+    assert!(i.track_interfaces.is_empty());
+    has(
+        &w,
+        1,
+        "vrrp_instance",
+        "ignoring track_interface eth0 since it is the instance's own",
+    );
     let (_, w) = inst(" track_interface {\n eth1\n eth1\n }");
     has(&w, 7, "eth1", "duplicate track_interface eth1");
 }

@@ -1266,6 +1266,18 @@ impl Parser {
             return None;
         };
         i.interface = interface;
+        if i.track_interfaces.iter().any(|t| t.name == i.interface) {
+            warn(
+                self,
+                format!(
+                    "ignoring track_interface {} since it is the instance's own interface \
+                     (always tracked: down means FAULT)",
+                    i.interface
+                ),
+            );
+            let own = i.interface.clone();
+            i.track_interfaces.retain(|t| t.name != own);
+        }
 
         // The family: the first VIP's, else the source's, else the first peer's.
         let ipv6 = w
