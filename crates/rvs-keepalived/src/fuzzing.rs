@@ -29,6 +29,7 @@ pub fn keepalived(data: &[u8]) -> bool {
                 assert!(!w.is_error(), "an error among the warnings: {w}");
                 let _ = w.to_string();
             }
+            vrrp_invariants(&cfg.vrrp);
             if let Ok(t) = crate::engine::to_engine_limited(&cfg, 512) {
                 // Whatever to_engine returns, the engine accepts.
                 let svcs = t.services.into_iter().map(std::sync::Arc::new).collect();
@@ -42,5 +43,45 @@ pub fn keepalived(data: &[u8]) -> bool {
             let _ = e.to_string();
             false
         }
+    }
+}
+
+/// What the VRRP machines may take for granted about an accepted configuration.
+fn vrrp_invariants(v: &rvs_vrrp::VrrpConfig) {
+    use rvs_vrrp::Version;
+    for i in &v.instances {
+        assert!(
+            i.vrid >= 1 && i.priority >= 1,
+            "{}: VRID/priority 0",
+            i.name
+        );
+        assert!(!i.interface.is_empty(), "{}: no interface", i.name);
+        assert!(
+            i.advert_int_cs >= 1 && i.advert_int_cs <= 4095,
+            "{}",
+            i.name
+        );
+        if i.version == Version::V2 {
+            assert!(!i.ipv6 && i.advert_int_cs % 100 == 0, "{}: v2", i.name);
+        } else {
+            assert_eq!(i.auth, rvs_vrrp::Auth::None, "{}: v3 with auth", i.name);
+        }
+        assert!(i.vips.len() <= 255, "{}: too many VIPs", i.name);
+        assert!(
+            i.vips.iter().all(|a| a.addr.is_ipv6() == i.ipv6)
+                && i.unicast_peers.iter().all(|a| a.is_ipv6() == i.ipv6)
+                && i.src.is_none_or(|a| a.is_ipv6() == i.ipv6),
+            "{}: mixed families",
+            i.name
+        );
+    }
+    for g in &v.sync_groups {
+        assert!(
+            g.members
+                .iter()
+                .all(|m| v.instances.iter().any(|i| &i.name == m)),
+            "{}: unknown member",
+            g.name
+        );
     }
 }

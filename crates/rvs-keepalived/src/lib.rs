@@ -27,8 +27,20 @@
 //! scheduler or forwarding method, a stray `}`, an include cycle, or a table the engine
 //! would refuse are errors. Messages read `FILE:LINE: warning|error: 'KEYWORD': text`.
 //!
-//! VRRP and static network sections are parsed into generic [`tree::Node`]s kept in
-//! [`KeepalivedConfig::vrrp`]; rvs does not act on them.
+//! # VRRP
+//! `vrrp_instance`, `vrrp_script`, `track_file` (`vrrp_track_file`) and `vrrp_sync_group`
+//! are typed into [`rvs_vrrp::VrrpConfig`] ([`KeepalivedConfig::vrrp`], then
+//! `Plan::vrrp`, which rvsd runs as is), with keepalived 2.2.7's defaults and
+//! `global_defs`' `vrrp_version` and `vrrp_garp_master_*`. The keywords, what each does
+//! and what keepalived's oddities become are listed in the crate's `VRRP.md`. In short:
+//! a value that cannot be right (a VRID or priority out of range, an unknown `state`, a
+//! bad address or prefix, VIPs of two families, two instances with one interface, VRID
+//! and family, a sync group naming an unknown instance or sharing one with another group)
+//! is an error; AH authentication (refused: the instance runs without authentication),
+//! every keyword rvs does not act on, a `track_script` naming no `vrrp_script`, and
+//! keepalived's own "defaulting" notes are warnings. `static_ipaddress`,
+//! `static_routes`, `static_rules` and the other static network sections are warnings:
+//! set them up with ip(8).
 //!
 //! # `//` is not a comment
 //! keepalived treats only `#` and `!` as comments; a `//` word is just more words, which its
@@ -52,6 +64,24 @@
 //! keepalived itself would warn about an unknown keyword and ignore the block, so a file
 //! with it still loads in keepalived. A fwmark virtual server whose mark no rule sets is
 //! a warning.
+//!
+//! # Our extension: `rvs_vip_owner kernel|engine`
+//! Inside a `vrrp_instance`, who makes its VIPs (`virtual_ipaddress` and
+//! `virtual_ipaddress_excluded`) reachable while it is MASTER:
+//!
+//! ```text
+//! vrrp_instance VI_1 {
+//!     ...
+//!     rvs_vip_owner engine   # default: kernel
+//! }
+//! ```
+//!
+//! `kernel` is keepalived's way: on MASTER the addresses are added to the interface
+//! (`ip addr` shows them; `dev`, `brd`, `scope` and `label` apply) and removed on BACKUP,
+//! FAULT and stop. `engine`: the addresses never enter the kernel; rvs's engine answers
+//! ARP/NS/ping for them only while MASTER (`dev`, `brd`, `scope` and `label` are then
+//! warnings). Either way a BACKUP is silent about them. keepalived would warn about the
+//! unknown keyword and go on, so a file with it still loads in keepalived.
 
 #![forbid(unsafe_code)]
 

@@ -24,12 +24,12 @@ pub struct KeepalivedConfig {
     pub virtual_servers: Vec<VirtualServer>,
     /// `rvs_fwmark_rules { rule ... }`, our extension (see the crate docs).
     pub fwmark_rules: Vec<FwmarkRuleDef>,
-    /// VRRP and static network sections (`vrrp_instance`, `vrrp_sync_group`,
-    /// `vrrp_script`, `static_ipaddress`, `static_routes`, ...), kept as parsed, not
-    /// acted upon.
-    pub vrrp: Vec<Node>,
-    /// Other top-level sections rvs does not act upon (`SSL`, `bfd_instance`, ...);
-    /// each was reported with a warning.
+    /// `vrrp_instance`, `vrrp_script`, `track_file` / `vrrp_track_file` and
+    /// `vrrp_sync_group`, typed, with keepalived's defaults and `global_defs`' `vrrp_*`
+    /// defaults filled in: what [`crate::plan()`] hands to rvsd as `Plan::vrrp`.
+    pub vrrp: rvs_vrrp::VrrpConfig,
+    /// Other top-level sections rvs does not act upon (`SSL`, `bfd_instance`,
+    /// `static_ipaddress`, `static_routes`, ...); each was reported with a warning.
     pub other: Vec<Node>,
     /// Every warning, in file order.
     pub warnings: Vec<Diag>,
@@ -48,7 +48,13 @@ pub struct GlobalDefs {
     pub lvs_flush: bool,
     /// `lvs_flush_on_stop [VS]`: `Some(true)` for the `VS` form.
     pub lvs_flush_on_stop: Option<bool>,
-    /// Everything else in `global_defs` (notification, VRRP, SNMP, ...), not acted on.
+    /// `vrrp_version`: the version of instances that do not say (keepalived: 2; IPv6
+    /// instances are always 3).
+    pub vrrp_version: Option<rvs_vrrp::Version>,
+    /// `vrrp_garp_master_delay|repeat|refresh|refresh_repeat`: the instances' defaults.
+    pub vrrp_garp: rvs_vrrp::GarpTiming,
+    /// Everything else in `global_defs` (notification, SNMP, other `vrrp_*`, ...), each
+    /// reported with a warning, not acted on.
     pub other: Vec<Node>,
 }
 

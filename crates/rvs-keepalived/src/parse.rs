@@ -16,21 +16,29 @@ use rvs_sched::{SchedFlags, Scheduler};
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-/// Top-level sections that belong to VRRP or the static network setup: kept, not acted
-/// on, not warned about (rvs runs next to a VRRP implementation, not instead of it).
+mod vrrp;
+
+/// Top-level VRRP sections, typed into `rvs_vrrp::VrrpConfig` (see [`vrrp`]).
 const VRRP_SECTIONS: &[&str] = &[
     "vrrp_instance",
     "vrrp_sync_group",
     "vrrp_script",
-    "vrrp_track_process",
     "vrrp_track_file",
     "track_file",
+];
+
+/// keepalived's static network setup and VRRP extras rvs does not implement: each is a
+/// warning, and the host's own tools (ip(8)) are the way to set them up.
+const UNSUPPORTED_NET_SECTIONS: &[&str] = &[
+    "vrrp_track_process",
     "static_ipaddress",
     "static_routes",
     "static_rules",
     "static_track_group",
+    "track_group",
     "linkbeat_interfaces",
     "garp_group",
+    "interface_up_down_delays",
 ];
 
 /// Keywords that take exactly one value (see `Parser::extra_args`).
@@ -215,6 +223,7 @@ impl Parser {
             .cloned()
             .collect();
         self.extra_args(&lvs);
+        let mut vrrp = Vec::new();
         for n in nodes {
             match n.keyword.as_str() {
                 "global_defs" => self.global_defs(&n, &mut cfg.global),
@@ -229,7 +238,16 @@ impl Parser {
                     }
                 }
                 "rvs_fwmark_rules" => self.fwmark_rules(&n, &mut cfg.fwmark_rules),
-                k if VRRP_SECTIONS.contains(&k) => cfg.vrrp.push(n),
+                k if VRRP_SECTIONS.contains(&k) => vrrp.push(n),
+                k if UNSUPPORTED_NET_SECTIONS.contains(&k) => {
+                    self.warn(
+                        &n.pos,
+                        &n.keyword,
+                        "not supported by rvs (keepalived's static network setup and VRRP \
+                         extras); the whole block is ignored: set it up with ip(8)",
+                    );
+                    cfg.other.push(n);
+                }
                 "SSL"
                 | "bfd_instance"
                 | "net_namespace"
@@ -249,6 +267,8 @@ impl Parser {
                 }
             }
         }
+        // After the loop: global_defs' vrrp_* defaults apply wherever global_defs is.
+        cfg.vrrp = self.vrrp(&vrrp, &cfg.global);
         self.cross_checks(&cfg);
         cfg
     }
@@ -293,6 +313,11 @@ impl Parser {
                     g.lvs_flush_on_stop = Some(c.args.first().is_some_and(|a| a == "VS"))
                 }
                 "lvs_timeouts" => self.lvs_timeouts(c, &mut g.lvs_timeouts),
+                "vrrp_version" => g.vrrp_version = self.vrrp_version(c).or(g.vrrp_version),
+                "vrrp_garp_master_delay"
+                | "vrrp_garp_master_repeat"
+                | "vrrp_garp_master_refresh"
+                | "vrrp_garp_master_refresh_repeat" => self.garp(c, &mut g.vrrp_garp),
                 "lvs_sync_daemon" => g.lvs_sync_daemon = self.lvs_sync_daemon(c),
                 "lvs_sync_daemon_interface" => {
                     self.warn(

@@ -172,6 +172,8 @@ pub fn plan(cfg: &KeepalivedConfig) -> Result<Plan, Diag> {
     let x = expand(cfg, MAX_EXPANSION)?;
     let mut p = Plan {
         flush: cfg.global.lvs_flush,
+        // Typed and checked by the parser; the daemon takes it as is.
+        vrrp: cfg.vrrp.clone(),
         ..Plan::default()
     };
     let t = cfg.global.lvs_timeouts;

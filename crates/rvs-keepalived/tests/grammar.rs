@@ -281,11 +281,32 @@ fn bad_numbers_are_errors() {
 }
 
 #[test]
-fn vrrp_sections_are_kept_not_acted_on() {
-    let c = ok("vrrp_instance VI_1 {\n state MASTER\n virtual_ipaddress {\n 10.0.0.1/24\n }\n}\nvrrp_sync_group G { group { VI_1 } }\nstatic_routes { 10.0.0.0/8 via 1.2.3.4 }\nvrrp_script s { script \"x\" }\n");
-    assert_eq!(c.vrrp.len(), 4);
-    assert_eq!(c.vrrp[0].children()[1].children()[0].keyword, "10.0.0.1/24");
-    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+fn vrrp_sections_are_typed_static_ones_warned() {
+    // Once kept untyped and silent; now typed (tests/vrrp.rs has one test per keyword),
+    // and the static network sections rvs does not implement are warnings.
+    let c = ok("vrrp_instance VI_1 {\n state MASTER\n interface eth0\n virtual_router_id 7\n priority 150\n virtual_ipaddress {\n 10.0.0.1/24\n }\n}\nvrrp_sync_group G { group { VI_1 VI_1 } }\nstatic_routes { 10.0.0.0/8 via 10.9.9.9 }\nvrrp_script s { script \"x\" }\n");
+    assert_eq!(c.vrrp.instances.len(), 1);
+    let vip = &c.vrrp.instances[0].vips[0];
+    assert_eq!((vip.addr.to_string(), vip.prefix), ("10.0.0.1".into(), 24));
+    assert_eq!(c.vrrp.sync_groups[0].members, ["VI_1"]);
+    assert_eq!(c.vrrp.scripts[0].command, "x");
+    let w: Vec<String> = c
+        .warnings
+        .iter()
+        .map(|w| format!("{}:{}", w.line, w.keyword))
+        .collect();
+    // static_routes (top-level pass), then the VRRP pass: state MASTER below 255, VI_1
+    // named twice, a group of one.
+    assert_eq!(
+        w,
+        [
+            "11:static_routes",
+            "1:vrrp_instance",
+            "10:VI_1",
+            "10:vrrp_sync_group"
+        ]
+    );
+    assert_eq!(c.other[0].keyword, "static_routes");
 }
 
 #[test]

@@ -107,7 +107,9 @@ fn seed_002_loads_with_warnings() {
     }
     assert!(c.warnings.iter().any(|w| w.message.contains("missing '}'")));
     assert_eq!(c.global.router_id.as_deref(), Some("LVS_MASTER"));
-    assert_eq!(c.vrrp.len(), 1);
+    // The instance is typed (tests/vrrp.rs checks every field of seed 002's).
+    assert_eq!(c.vrrp.instances.len(), 1);
+    assert_eq!(c.vrrp.instances[0].vrid, 51);
     let vs = &c.virtual_servers[0];
     assert_eq!(vs.sched, "wrr");
     assert_eq!(vs.fwd, rvs_engine::config::FwdMethod::Route);
