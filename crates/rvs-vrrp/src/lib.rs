@@ -26,11 +26,24 @@
 
 #![forbid(unsafe_code)]
 
+mod codec;
 pub mod config;
+mod group;
+mod instance;
+mod rx;
+mod status;
+mod track;
 
 pub use config::*;
+pub use instance::{HISTORY, MCAST_V4, MCAST_V6};
+pub use track::TRACK_FILE_POLL_MS;
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+
+use group::Group;
+use instance::{Instance, Want};
+use track::{FileState, ScriptState};
 
 /// RFC 5798's states, with keepalived's FAULT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -190,67 +203,383 @@ pub struct InstanceStatus {
 }
 
 /// Every instance of one configuration, with its tracking and sync groups.
-/// (Skeleton: the bodies are the VRRP engineer's; the signatures are the contract.)
+///
+/// Invariants:
+/// - no input makes memory grow: instances, scripts, files and groups come from the
+///   config, links are recorded only for interfaces the config names, transitions are
+///   kept [`instance::HISTORY`] deep, counters are integers;
+/// - a dropped packet changes nothing but one counter;
+/// - after [`Router::shutdown`] every instance is in INIT and nothing is scheduled until
+///   [`Router::start`] again.
 pub struct Router {
-    _cfg: VrrpConfig,
+    instances: Vec<Instance>,
+    member_of: Vec<Option<usize>>,
+    groups: Vec<Group>,
+    scripts: Vec<ScriptState>,
+    files: Vec<FileState>,
+    links: HashMap<String, bool>,
+    known_links: HashSet<String>,
+    /// Drops of packets on an interface where no instance of the packet's family is
+    /// (those with one are counted by every such instance).
+    unclaimed: [u64; instance::DROP_REASONS.len()],
+    running: bool,
 }
 
 impl Router {
     /// Every instance in INIT. `cfg` is already validated by the parser; `resolved_src`
     /// gives, per instance name, the advert source the driver resolved when the config
-    /// left it to the interface (`InstanceConfig::src == None`).
+    /// left it to the interface (`InstanceConfig::src == None`). An instance with neither
+    /// advertises from the unspecified address (the driver must resolve it).
     pub fn new(cfg: VrrpConfig, resolved_src: &[(String, IpAddr)]) -> Router {
-        let _ = resolved_src;
-        Router { _cfg: cfg }
+        let instances: Vec<Instance> = cfg
+            .instances
+            .iter()
+            .map(|c| Instance::new(c.clone(), src_of(c, resolved_src)))
+            .collect();
+        let (groups, member_of) = group::build(&cfg.sync_groups, &instances);
+        let tracks = |name: &str, f: fn(&InstanceConfig) -> &Vec<Tracked>| {
+            cfg.instances
+                .iter()
+                .any(|i| f(i).iter().any(|t| t.name == name))
+        };
+        let scripts = cfg
+            .scripts
+            .iter()
+            .map(|s| ScriptState::new(s.clone(), tracks(&s.name, |i| &i.track_scripts)))
+            .collect();
+        let files = cfg
+            .track_files
+            .iter()
+            .map(|f| FileState::new(f.clone(), tracks(&f.name, |i| &i.track_files)))
+            .collect();
+        let mut known_links = HashSet::new();
+        for i in &cfg.instances {
+            known_links.insert(i.interface.clone());
+            known_links.extend(i.track_interfaces.iter().map(|t| t.name.clone()));
+        }
+        Router {
+            instances,
+            member_of,
+            groups,
+            scripts,
+            files,
+            links: HashMap::new(),
+            known_links,
+            unclaimed: [0; instance::DROP_REASONS.len()],
+            running: false,
+        }
     }
 
     /// Leave INIT: the first actions (owner → MASTER with adverts, VIPs and announcements;
-    /// others → BACKUP, their VIPs not owned).
+    /// others → BACKUP, their VIPs not owned; a failing tracked thing → FAULT).
     pub fn start(&mut self, now: u64) -> Vec<Action> {
-        let _ = now;
-        unimplemented!()
+        let mut out = Vec::new();
+        self.running = true;
+        for s in &mut self.scripts {
+            s.start(now);
+        }
+        for f in &mut self.files {
+            f.start(now);
+        }
+        self.evaluate_tracking();
+        for g in &mut self.groups {
+            g.start(&mut self.instances, now, &mut out);
+        }
+        for (i, inst) in self.instances.iter_mut().enumerate() {
+            if self.member_of[i].is_some() || inst.state != State::Init {
+                continue;
+            }
+            match inst.own_fault.clone() {
+                Some(why) => inst.enter_fault(now, why, &mut out),
+                None => inst.start(now, &mut out),
+            }
+        }
+        out.extend(self.poll(now));
+        out
     }
 
     /// One observation.
     pub fn handle(&mut self, input: Input<'_>, now: u64) -> Vec<Action> {
-        let _ = (input, now);
-        unimplemented!()
+        let mut out = Vec::new();
+        match input {
+            Input::Packet {
+                iface,
+                src,
+                dst,
+                ttl,
+                payload,
+            } => {
+                let p = rx::Packet {
+                    iface,
+                    src,
+                    dst,
+                    ttl,
+                    payload,
+                };
+                self.rx(&p, now, &mut out);
+            }
+            Input::Link { iface, up } => {
+                if self.known_links.contains(iface) {
+                    self.links.insert(iface.to_string(), up);
+                    self.retrack(now, &mut out);
+                }
+            }
+            Input::Script { name, ok } => {
+                if let Some(s) = self.scripts.iter_mut().find(|s| s.cfg.name == name) {
+                    if s.on_result(ok) {
+                        self.retrack(now, &mut out);
+                    }
+                }
+            }
+            Input::File { name, value } => {
+                if let Some(f) = self.files.iter_mut().find(|f| f.cfg.name == name) {
+                    if f.value != value {
+                        f.value = value;
+                        self.retrack(now, &mut out);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The earliest deadline, absolute ms.
     pub fn poll_timeout(&self) -> Option<u64> {
-        unimplemented!()
+        if !self.running {
+            return None;
+        }
+        let inst = self.instances.iter().filter_map(Instance::deadline);
+        let scripts = self.scripts.iter().filter_map(ScriptState::deadline);
+        let files = self.files.iter().filter_map(FileState::deadline);
+        inst.chain(scripts).chain(files).min()
     }
 
-    /// Timers due at `now`: adverts, master-down, preempt delay, announcements, track
-    /// scripts.
+    /// Timers due at `now`: adverts, master-down, announcements, track scripts and files.
     pub fn poll(&mut self, now: u64) -> Vec<Action> {
-        let _ = now;
-        unimplemented!()
+        let mut out = Vec::new();
+        if !self.running {
+            return out;
+        }
+        for s in &mut self.scripts {
+            s.poll(now, &mut out);
+        }
+        for f in &mut self.files {
+            f.poll(now, &mut out);
+        }
+        for i in 0..self.instances.len() {
+            if let Some(want) = self.instances[i].poll(now, &mut out) {
+                self.apply(i, want, now, &mut out);
+            }
+        }
+        out
     }
 
-    /// A clean stop: MASTERs send one advert with priority 0 and release their VIPs;
+    /// A clean stop: MASTERs release their VIPs and send one advert with priority 0;
     /// every instance ends in INIT (notify_stop).
     pub fn shutdown(&mut self, now: u64) -> Vec<Action> {
-        let _ = now;
-        unimplemented!()
+        let mut out = Vec::new();
+        for i in &mut self.instances {
+            i.stop(now, "shutdown", &mut out);
+        }
+        for g in &mut self.groups {
+            g.stop(&mut out);
+        }
+        self.running = false;
+        out
     }
 
     /// A reload: instances whose identity (name, interface, VRID, family) is unchanged
-    /// keep their state; the others start or stop.
+    /// keep their state, timers, counters and history (a MASTER whose VIP list changed
+    /// releases the removed ones and takes the new ones); the others start or stop.
+    /// Scripts and files of the same name and command/path keep their results.
     pub fn reconfigure(
         &mut self,
         cfg: VrrpConfig,
         resolved_src: &[(String, IpAddr)],
         now: u64,
     ) -> Vec<Action> {
-        let _ = (cfg, resolved_src, now);
-        unimplemented!()
+        let mut out = Vec::new();
+        let mut next = Router::new(cfg, resolved_src);
+        let mut old: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for inst in &mut next.instances {
+            let same = old.iter().position(|o| {
+                o.as_ref().is_some_and(|o| {
+                    o.cfg.name == inst.cfg.name
+                        && o.cfg.interface == inst.cfg.interface
+                        && o.cfg.vrid == inst.cfg.vrid
+                        && o.cfg.ipv6 == inst.cfg.ipv6
+                })
+            });
+            if let Some(o) = same.and_then(|k| old[k].take()) {
+                if o.state == State::Master {
+                    inst.reload_vips(&o.cfg, &mut out);
+                }
+                inst.migrate_from(o);
+            }
+        }
+        for mut o in old.into_iter().flatten() {
+            o.stop(now, "removed by reload", &mut out);
+        }
+        for s in &mut next.scripts {
+            if let Some(o) = self
+                .scripts
+                .iter()
+                .find(|o| o.cfg.name == s.cfg.name && o.cfg.command == s.cfg.command)
+            {
+                s.migrate_from(o);
+            } else {
+                s.start(now);
+            }
+        }
+        for f in &mut next.files {
+            if let Some(o) = self
+                .files
+                .iter()
+                .find(|o| o.cfg.name == f.cfg.name && o.cfg.path == f.cfg.path)
+            {
+                f.migrate_from(o);
+            } else {
+                f.start(now);
+            }
+        }
+        for g in &mut next.groups {
+            if let Some(o) = self.groups.iter().find(|o| o.cfg.name == g.cfg.name) {
+                g.state = o.state;
+            }
+        }
+        next.links = std::mem::take(&mut self.links);
+        next.links.retain(|k, _| next.known_links.contains(k));
+        next.unclaimed = self.unclaimed;
+        next.running = self.running;
+        *self = next;
+        if self.running {
+            self.evaluate_tracking();
+            for g in &mut self.groups {
+                if g.state == State::Init {
+                    g.start(&mut self.instances, now, &mut out);
+                }
+            }
+            for i in 0..self.instances.len() {
+                if self.instances[i].state == State::Init && self.member_of[i].is_none() {
+                    self.instances[i].start(now, &mut out);
+                }
+            }
+            self.retrack(now, &mut out);
+        }
+        out
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
-        unimplemented!()
+        self.instances.iter().map(status::of).collect()
     }
+
+    /// Drops of packets no instance could be found for on an interface without any
+    /// instance of the packet's family, by reason (zeros included).
+    pub fn unclaimed_drops(&self) -> Vec<(DropReason, u64)> {
+        instance::DROP_REASONS
+            .iter()
+            .zip(self.unclaimed)
+            .map(|(r, n)| (*r, n))
+            .collect()
+    }
+
+    // ---- internals ---------------------------------------------------------------------
+
+    fn rx(&mut self, p: &rx::Packet<'_>, now: u64, out: &mut Vec<Action>) {
+        match rx::validate(&self.instances, p) {
+            Ok((i, adv)) => {
+                let inst = &mut self.instances[i];
+                inst.counters.adverts_rx += 1;
+                if adv.priority == 0 {
+                    inst.counters.priority_zero_rx += 1;
+                }
+                if let Some(want) = inst.rx(&adv, p.src, now, out) {
+                    self.apply(i, want, now, out);
+                }
+            }
+            Err((Some(i), reason)) => self.instances[i].count_drop(reason),
+            Err((None, reason)) => {
+                let mut claimed = false;
+                for inst in &mut self.instances {
+                    if inst.cfg.interface == p.iface && inst.cfg.ipv6 == p.src.is_ipv6() {
+                        inst.count_drop(reason);
+                        claimed = true;
+                    }
+                }
+                if !claimed {
+                    self.unclaimed[instance::drop_index(reason)] += 1;
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, i: usize, want: Want, now: u64, out: &mut Vec<Action>) {
+        if let Some(g) = self.member_of[i] {
+            self.groups[g].apply(&mut self.instances, i, want, now, out);
+            return;
+        }
+        let inst = &mut self.instances[i];
+        match want {
+            Want::Master(reason) => inst.enter_master(now, reason, out),
+            Want::Backup { reason, learned } => inst.enter_backup(now, reason, Some(learned), out),
+        }
+    }
+
+    /// Effective priorities and own faults from what the tracked things say now.
+    fn evaluate_tracking(&mut self) {
+        let t = track::Tracking {
+            links: &self.links,
+            scripts: &self.scripts,
+            files: &self.files,
+        };
+        for inst in &mut self.instances {
+            let (eff, fault) = track::evaluate(&inst.cfg, &t);
+            inst.set_eff_prio(eff);
+            inst.own_fault = inst.unsendable.clone().or(fault);
+            inst.link_up = self.links.get(&inst.cfg.interface).copied().unwrap_or(true);
+        }
+    }
+
+    /// A tracked thing changed: new priorities, and FAULT entered or left.
+    fn retrack(&mut self, now: u64, out: &mut Vec<Action>) {
+        if !self.running {
+            return;
+        }
+        self.evaluate_tracking();
+        for g in &mut self.groups {
+            g.sync_faults(&mut self.instances, now, out);
+        }
+        for (i, inst) in self.instances.iter_mut().enumerate() {
+            if self.member_of[i].is_some() || inst.state == State::Init {
+                continue;
+            }
+            match (inst.own_fault.clone(), inst.state) {
+                (Some(why), _) => inst.enter_fault(now, why, out),
+                (None, State::Fault) => {
+                    let why = format!("fault cleared ({})", inst.fault.clone().unwrap_or_default());
+                    if inst.is_owner() {
+                        inst.enter_master(now, why, out);
+                    } else {
+                        inst.enter_backup(now, why, None, out);
+                    }
+                }
+                (None, _) => {}
+            }
+        }
+    }
+}
+
+fn src_of(c: &InstanceConfig, resolved: &[(String, IpAddr)]) -> IpAddr {
+    c.src
+        .or_else(|| resolved.iter().find(|(n, _)| *n == c.name).map(|(_, a)| *a))
+        .unwrap_or(if c.ipv6 {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        })
 }
 
 /// `rvsadm --vrrp-status`'s text, keepalived's data-dump shape (`keepalived
@@ -262,6 +591,8 @@ impl Router {
 /// per reason, and `Transition = ...` lines, oldest first). `now` is on the router's
 /// clock, for the transitions' ages.
 pub fn status_lines(status: &[InstanceStatus], now: u64) -> Vec<String> {
-    let _ = (status, now);
-    unimplemented!()
+    status::lines(status, now)
 }
+
+#[cfg(test)]
+mod tests;
