@@ -560,6 +560,8 @@ impl Io {
         let now = self.now();
         let acts = self.router.reconfigure(cfg, &plan.resolved, now);
         self.run(acts);
+        // The router rebuilt its view of the links: tell it all again.
+        self.reported.clear();
         self.recheck_links(false);
         Ok(())
     }
@@ -591,11 +593,15 @@ impl Io {
     fn run(&mut self, first: Vec<Action>) {
         let mut batch = first;
         loop {
-            // Going silent comes before anything else of the batch.
+            // Going silent comes before anything else of the batch; the daemon hears of
+            // a transition once the batch's VIP changes are done (it re-steers then).
             let (release, rest): (Vec<Action>, Vec<Action>) = batch
                 .into_iter()
                 .partition(|a| matches!(a, Action::SetVips { owned: false, .. }));
-            for a in release.into_iter().chain(rest) {
+            let (told, rest): (Vec<Action>, Vec<Action>) = rest
+                .into_iter()
+                .partition(|a| matches!(a, Action::Transition { .. }));
+            for a in release.into_iter().chain(rest).chain(told) {
                 self.execute(a);
             }
             let Some(OwnedInput::File { name, value }) = self.inputs.pop_front() else {
