@@ -57,6 +57,11 @@ fn pair(tag: &str) -> Pair {
     let lab = Lab::new(tag).expect("lab (needs root)");
     let a = lab.ns("a").expect("ns a");
     let p = lab.ns("p").expect("ns p");
+    for ns in [&a, &p] {
+        // Link-local addresses usable at once (adverts leave from them).
+        ns.sysctl("net.ipv6.conf.default.accept_dad", "0")
+            .expect("accept_dad");
+    }
     lab.veth((&a, "eth0"), (&p, "eth0"), VethOpts::default())
         .expect("veth");
     a.addr("eth0", &format!("{A}/24")).expect("addr a");
@@ -253,6 +258,13 @@ fn adverts_leave_with_ttl_255_and_a_valid_checksum_and_the_kernel_vip_follows_ma
     // Priority 255: the address owner is MASTER at once.
     let (runner, events) = start(&lab.a, instance(255, VipOwner::Kernel), &vips);
     wait_state(&events, State::Master);
+    // The advert thread runs SCHED_FIFO (1) wherever a thread of this process may.
+    let want = if fifo_allowed() { "1" } else { "0" };
+    let policies = vrrp_thread_policy();
+    assert!(
+        !policies.is_empty() && policies.iter().all(|p| p == want),
+        "{policies:?}"
+    );
 
     let adv = cap.next(A, |s| s.vrrp.get(2) == Some(&255));
     assert_eq!(adv.ttl, 255, "TTL");
@@ -378,4 +390,96 @@ fn forged_adverts_from_the_peer_are_counted_and_change_nothing() {
     assert!(st.counters.adverts_rx >= 1);
     assert!(!vips.owns(ip(VIP)));
     runner.stop();
+}
+
+fn link_local(ns: &Ns) -> IpAddr {
+    wait_for("a link-local address", LIMIT, || {
+        let o = ns.ip(&["-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"])?;
+        let t = String::from_utf8_lossy(&o.stdout).into_owned();
+        let found = t
+            .split_whitespace()
+            .skip_while(|w| *w != "inet6")
+            .nth(1)
+            .filter(|_| !t.contains("tentative"))
+            .and_then(|a| a.split('/').next()?.parse().ok());
+        Ok(match found {
+            Some(a) => ControlFlow::Break(a),
+            None => ControlFlow::Continue(t),
+        })
+    })
+    .expect("link-local")
+}
+
+#[test]
+fn two_runners_elect_over_ipv6_v3_and_the_winner_holds_the_vip() {
+    let lab = pair("v6e");
+    let (lla, llp) = (link_local(&lab.a), link_local(&lab.p));
+    let v6 = |priority| {
+        let mut i = instance(priority, VipOwner::Kernel);
+        i.version = Version::V3;
+        i.ipv6 = true;
+        i.advert_int_cs = 10;
+        i.vips[0].addr = ip("fd00:9::100");
+        i.vips[0].prefix = 128;
+        i
+    };
+    let (vips_a, vips_p) = (VipOwnership::new(), VipOwnership::new());
+    let (runner_p, _ev_p) = start(&lab.p, v6(100), &vips_p);
+    let (runner_a, _ev_a) = start(&lab.a, v6(200), &vips_a);
+    let (sa, sp) = wait_for("a MASTER, p BACKUP following a", LIMIT, || {
+        let (sa, sp) = (runner_a.status().remove(0), runner_p.status().remove(0));
+        Ok(
+            if sa.state == State::Master && sp.state == State::Backup && sp.master == Some(lla) {
+                ControlFlow::Break((sa, sp))
+            } else {
+                ControlFlow::Continue(format!("{sa:?}\n{sp:?}"))
+            },
+        )
+    })
+    .expect("election");
+    assert_eq!(sa.master, Some(lla));
+    assert!(sp.counters.adverts_rx >= 1, "{sp:?}");
+    assert_ne!(lla, llp);
+    assert!(vips_a.owns(ip("fd00:9::100")) && !vips_p.owns(ip("fd00:9::100")));
+    let o = lab.a.ip(&["-6", "addr", "show", "dev", "eth0"]).unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(shown.contains("fd00:9::100/128"), "{shown}");
+    // The clean stop hands over: p becomes MASTER.
+    runner_a.stop();
+    wait_for("p MASTER after a's priority 0", LIMIT, || {
+        let sp = runner_p.status().remove(0);
+        Ok(if sp.state == State::Master {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(format!("{sp:?}"))
+        })
+    })
+    .expect("handover");
+    assert!(vips_p.owns(ip("fd00:9::100")));
+    runner_p.stop();
+}
+
+/// The scheduling policy (stat field 41) of this process's `rvs-vrrp` threads.
+fn vrrp_thread_policy() -> Vec<String> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "rvs-vrrp" {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            let after = stat.rsplit(')').next().unwrap_or("");
+            out.push(after.split_whitespace().nth(38).unwrap_or("?").to_string());
+        }
+    }
+    out
+}
+
+/// Whether a throwaway thread of this process gets SCHED_FIFO 1.
+fn fifo_allowed() -> bool {
+    std::thread::spawn(|| {
+        let param = libc::sched_param { sched_priority: 1 };
+        // SAFETY: this live thread and a valid sched_param.
+        unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0 }
+    })
+    .join()
+    .unwrap()
 }
