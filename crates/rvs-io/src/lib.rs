@@ -6,6 +6,8 @@
 //!   to AF_XDP sockets, and the nftables rules that keep the kernel off them under
 //!   AF_PACKET;
 //! - [`afxdp`] and [`afpacket`]: the workers that move frames through the engine.
+//! - [`vrrp`]: the VRRP runner, `rvs_vrrp::Router` on a thread of its own with raw sockets,
+//!   VIPs, gratuitous ARP / unsolicited NA, link watching and scripts.
 
 pub mod afpacket;
 pub mod afxdp;
