@@ -41,10 +41,17 @@ pub fn open(ifindex: u32) -> std::io::Result<OwnedFd> {
     let buf = 16 << 20;
     let _ = sockopt::set_socket_recv_buffer_size_force(&fd, buf);
     let _ = sockopt::set_socket_send_buffer_size_force(&fd, buf);
+    bind(&fd, ifindex, libc::ETH_P_ALL as u16)?;
+    Ok(fd)
+}
+
+/// Binds a packet socket to interface `ifindex` and ethertype `protocol` (0: none, a
+/// socket that only sends).
+pub fn bind(fd: &OwnedFd, ifindex: u32, protocol: u16) -> std::io::Result<()> {
     // SAFETY: zeroed sockaddr_ll is a valid starting value.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    sll.sll_protocol = protocol.to_be();
     sll.sll_ifindex = ifindex as i32;
     // SAFETY: sll is a valid sockaddr_ll of the given size.
     let r = unsafe {
@@ -57,7 +64,7 @@ pub fn open(ifindex: u32) -> std::io::Result<OwnedFd> {
     if r != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(fd)
+    Ok(())
 }
 
 fn send(fd: &OwnedFd, f: &[u8], counters: &IoCounters) {

@@ -112,22 +112,15 @@ impl KernelNet {
             local_port: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&net);
-        std::thread::Builder::new()
-            .name("rvs-netlink".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = snap_tx.send(Err(format!("tokio runtime: {e}")));
-                        return;
-                    }
-                };
-                rt.block_on(follow(weak, snap_tx, resolve_rx));
-            })
-            .map_err(|e| crate::IoError::Netlink(e.to_string()))?;
+        let failed = snap_tx.clone();
+        runtime_thread(
+            "rvs-netlink",
+            move |e| {
+                let _ = failed.send(Err(e));
+            },
+            move || follow(weak, snap_tx, resolve_rx),
+        )
+        .map_err(|e| crate::IoError::Netlink(e.to_string()))?;
         let first = snap_rx
             .recv()
             .map_err(|_| crate::IoError::Netlink("netlink thread died".into()))?
@@ -407,6 +400,47 @@ fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
     }
 }
 
+/// A thread named `name` that runs `task` on a current-thread tokio runtime of its own
+/// (rtnetlink wants one; the callers are plain threads); `failed` hears why if there is
+/// no runtime.
+pub(crate) fn runtime_thread<F, Fut>(
+    name: &str,
+    failed: impl FnOnce(String) + Send + 'static,
+    task: F,
+) -> std::io::Result<std::thread::JoinHandle<()>>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(task()),
+                Err(e) => failed(format!("tokio runtime: {e}")),
+            }
+        })
+}
+
+/// The events of `groups`, and a handle for requests on a second connection (replies on
+/// the multicast socket would mix with the events). Call inside a tokio runtime.
+pub(crate) type NlEvents = futures::channel::mpsc::UnboundedReceiver<(
+    rtnetlink::packet_core::NetlinkMessage<netlink_packet_route::RouteNetlinkMessage>,
+    rtnetlink::sys::SocketAddr,
+)>;
+
+pub(crate) fn subscribe(groups: &[MulticastGroup]) -> Result<(NlEvents, Handle), String> {
+    let (conn, _, events) =
+        rtnetlink::new_multicast_connection(groups).map_err(|e| format!("netlink: {e}"))?;
+    tokio::spawn(conn);
+    let (conn, handle, _) = rtnetlink::new_connection().map_err(|e| format!("netlink: {e}"))?;
+    tokio::spawn(conn);
+    Ok((events, handle))
+}
+
 async fn follow(
     net: std::sync::Weak<KernelNet>,
     first: mpsc::Sender<Result<Snapshot, String>>,
@@ -420,23 +454,13 @@ async fn follow(
         MulticastGroup::Ipv6Route,
         MulticastGroup::Neigh,
     ];
-    let (conn, _mh, mut events) = match rtnetlink::new_multicast_connection(&groups) {
+    let (mut events, handle) = match subscribe(&groups) {
         Ok(c) => c,
         Err(e) => {
-            let _ = first.send(Err(format!("netlink: {e}")));
+            let _ = first.send(Err(e));
             return;
         }
     };
-    tokio::spawn(conn);
-    // A second connection for requests: replies on the multicast socket would mix with events.
-    let (conn, handle, _) = match rtnetlink::new_connection() {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = first.send(Err(format!("netlink: {e}")));
-            return;
-        }
-    };
-    tokio::spawn(conn);
     match dump(&handle).await {
         Ok(s) => {
             if first.send(Ok(s)).is_err() {

@@ -6,6 +6,8 @@
 //!   to AF_XDP sockets, and the nftables rules that keep the kernel off them under
 //!   AF_PACKET;
 //! - [`afxdp`] and [`afpacket`]: the workers that move frames through the engine.
+//! - [`vrrp`]: the VRRP runner, `rvs_vrrp::Router` on a thread of its own with raw sockets,
+//!   VIPs, gratuitous ARP / unsolicited NA, link watching and scripts.
 
 pub mod afpacket;
 pub mod afxdp;
@@ -14,8 +16,8 @@ pub mod kernel;
 pub mod local;
 pub mod shm;
 pub mod steer;
-pub mod worker;
 pub mod vrrp;
+pub mod worker;
 
 pub use datapath::{DataPath, IoMode};
 pub use kernel::KernelNet;

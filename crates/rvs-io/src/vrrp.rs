@@ -2,10 +2,35 @@
 //! sockets, multicast or unicast, the VIPs on interfaces or in the engine's ownership
 //! overlay, gratuitous ARP / unsolicited NA, link watching, track scripts and files,
 //! notify scripts). Adverts never wait behind the data path or the daemon's loop.
-//! (Skeleton: the bodies are the VRRP I/O engineer's; the signatures are the contract.)
+//!
+//! ```text
+//!  daemon ──Cmd (mpsc + eventfd)──▶ rvs-vrrp thread (SCHED_FIFO when allowed)
+//!                                   poll(2): eventfd, one raw socket per (interface, family)
+//!                                   timeout = Router::poll_timeout on its own ms clock
+//!                                      │ Router::{handle, poll} ─▶ Actions, executed in order
+//!                                      │ (VIP releases of a batch first of all)
+//!  rvs-vrrp-nl thread (rtnetlink) ◀────┤ dumps, VIP add/remove; link events ─▶ Cmd::Links
+//!  script waiter threads ◀─────────────┘ spawn; exit status ─▶ Cmd::Script
+//! ```
 
+pub mod announce;
+mod netlink;
+pub mod script;
+pub mod sock;
+
+use announce::Announcer;
+use netlink::{LinkInfo, NetState, Netlink};
+use rustix::event::{PollFd, PollFlags};
 use rvs_engine::VipOwnership;
-use rvs_vrrp::{InstanceStatus, State, VrrpConfig};
+use rvs_vrrp::{
+    Action, Input, InstanceConfig, InstanceStatus, Router, State, Vip, VipOwner, VrrpConfig,
+};
+use sock::VrrpSocket;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 /// What the runner tells the daemon (from the runner's thread, through the callback given
 /// to [`VrrpRunner::start`]).
@@ -33,10 +58,50 @@ pub enum VrrpIoError {
     Socket(String),
 }
 
+/// SCHED_FIFO priority of the advert thread: the lowest real-time level already runs ahead
+/// of every normal thread (the forwarding workers), and stays below the kernel's own
+/// real-time threads.
+const RT_PRIORITY: i32 = 1;
+/// How long `start`, `reconfigure`, `status` and `stop` wait for the thread.
+const CMD_WAIT: Duration = Duration::from_secs(10);
+/// Datagrams read from one socket per wake-up before the timers get their turn.
+const RX_BATCH: usize = 64;
+/// One warning per key this often (a link down makes every advert fail to send).
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+enum Cmd {
+    Status(mpsc::Sender<Vec<InstanceStatus>>),
+    Reconfigure(Box<VrrpConfig>, mpsc::Sender<Result<(), VrrpIoError>>),
+    Stop(mpsc::Sender<()>),
+    /// The runner was dropped: end without the handover.
+    Quit,
+    Script {
+        name: String,
+        ok: bool,
+    },
+    Links(Vec<LinkInfo>),
+}
+
+/// The command channel and the eventfd that wakes the thread's poll(2).
+#[derive(Clone)]
+struct CmdTx {
+    tx: mpsc::Sender<Cmd>,
+    wake: Arc<OwnedFd>,
+}
+
+impl CmdTx {
+    fn send(&self, c: Cmd) -> bool {
+        let sent = self.tx.send(c).is_ok();
+        let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
+        sent
+    }
+}
+
 /// A running VRRP subsystem. Dropping it without [`VrrpRunner::stop`] stops the thread
 /// without the priority-0 handover (as a crash would).
 pub struct VrrpRunner {
-    _priv: (),
+    cmd: CmdTx,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl VrrpRunner {
@@ -49,24 +114,663 @@ impl VrrpRunner {
         vips: VipOwnership,
         on_event: impl Fn(VrrpEvent) + Send + 'static,
     ) -> Result<VrrpRunner, VrrpIoError> {
-        let _ = (cfg, vips, on_event);
-        unimplemented!()
+        let wake = rustix::event::eventfd(
+            0,
+            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+        )
+        .map_err(|e| VrrpIoError::Socket(format!("eventfd: {e}")))?;
+        let (tx, rx) = mpsc::channel();
+        let cmd = CmdTx {
+            tx,
+            wake: Arc::new(wake),
+        };
+        let links_tx = cmd.clone();
+        let nl = Netlink::start(move |links| {
+            links_tx.send(Cmd::Links(links));
+        })
+        .map_err(VrrpIoError::Socket)?;
+        let st = nl.dump().map_err(VrrpIoError::Socket)?;
+        let plan = plan(&cfg, &st)?;
+        let socks = open_sockets(&plan.sockets, Vec::new())?;
+        let mut io = Io {
+            router: Router::new(cfg.clone(), &plan.resolved),
+            cfg,
+            vips,
+            nl,
+            socks,
+            announcers: HashMap::new(),
+            links: st
+                .links
+                .iter()
+                .map(|l| (l.name.clone(), l.clone()))
+                .collect(),
+            watched: plan.watched,
+            reported: HashMap::new(),
+            on_event: Box::new(on_event),
+            cmd: cmd.clone(),
+            clock: Instant::now(),
+            warned: HashMap::new(),
+            inputs: VecDeque::new(),
+        };
+        // A previous run may have died as MASTER and left its addresses behind
+        // (keepalived cleans up the same way); a non-owner starts silent.
+        let backups: Vec<InstanceConfig> = io
+            .cfg
+            .instances
+            .iter()
+            .filter(|i| i.priority != 255)
+            .cloned()
+            .collect();
+        for inst in &backups {
+            io.release(inst);
+        }
+        let (ready_tx, ready_rx) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("rvs-vrrp".into())
+            .spawn(move || {
+                realtime();
+                io.first_links();
+                let now = io.now();
+                let first = io.router.start(now);
+                io.run(first);
+                io.recheck_links(true);
+                let _ = ready_tx.send(());
+                io.serve(rx);
+            })
+            .map_err(|e| VrrpIoError::Socket(format!("thread: {e}")))?;
+        if ready_rx.recv_timeout(CMD_WAIT).is_err() {
+            let _ = cmd.send(Cmd::Quit);
+            return Err(VrrpIoError::Socket(
+                "the VRRP thread did not start (see the log)".into(),
+            ));
+        }
+        Ok(VrrpRunner {
+            cmd,
+            thread: Some(thread),
+        })
     }
 
     /// A reload (`Router::reconfigure`): unchanged instances keep their state.
     pub fn reconfigure(&self, cfg: VrrpConfig) -> Result<(), VrrpIoError> {
-        let _ = cfg;
-        unimplemented!()
+        let (reply, rx) = mpsc::channel();
+        self.cmd.send(Cmd::Reconfigure(Box::new(cfg), reply));
+        rx.recv_timeout(CMD_WAIT)
+            .map_err(|_| VrrpIoError::Socket("the VRRP thread does not answer".into()))?
     }
 
-    /// The operator's view, taken on the runner's thread.
+    /// The operator's view, taken on the runner's thread (empty if the thread is gone).
     pub fn status(&self) -> Vec<InstanceStatus> {
-        unimplemented!()
+        let (reply, rx) = mpsc::channel();
+        self.cmd.send(Cmd::Status(reply));
+        rx.recv_timeout(CMD_WAIT).unwrap_or_default()
     }
 
     /// A clean stop: MASTERs send priority 0 and release their VIPs, notify_stop runs;
     /// returns when done (bounded).
-    pub fn stop(self) {
-        unimplemented!()
+    pub fn stop(mut self) {
+        let (reply, rx) = mpsc::channel();
+        self.cmd.send(Cmd::Stop(reply));
+        match rx.recv_timeout(CMD_WAIT) {
+            Ok(()) => {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+            }
+            Err(_) => {
+                tracing::warn!("VRRP: the thread did not finish its stop in time; left behind");
+                self.thread = None;
+            }
+        }
+    }
+}
+
+impl Drop for VrrpRunner {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.cmd.send(Cmd::Quit);
+            let _ = t.join();
+        }
+    }
+}
+
+/// Asks for SCHED_FIFO so that forwarding load cannot delay adverts; says so once when
+/// refused (no CAP_SYS_NICE, or a container without real-time budget).
+fn realtime() {
+    let param = libc::sched_param {
+        sched_priority: RT_PRIORITY,
+    };
+    // SAFETY: pthread_self() is this live thread and `param` a valid sched_param.
+    let r = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+    if r == 0 {
+        tracing::debug!("VRRP thread runs SCHED_FIFO {RT_PRIORITY}");
+    } else {
+        tracing::warn!(
+            "VRRP: real-time priority (SCHED_FIFO {RT_PRIORITY}) refused: {}; adverts run at normal priority and heavy forwarding load may delay them",
+            std::io::Error::from_raw_os_error(r)
+        );
+    }
+}
+
+/// What a configuration needs of the system, checked before anything changes.
+struct Plan {
+    resolved: Vec<(String, IpAddr)>,
+    /// (interface, index, IPv6, multicast)
+    sockets: Vec<(String, u32, bool, bool)>,
+    watched: HashSet<String>,
+}
+
+fn plan(cfg: &VrrpConfig, st: &NetState) -> Result<Plan, VrrpIoError> {
+    let mut resolved = Vec::new();
+    let mut sockets: Vec<(String, u32, bool, bool)> = Vec::new();
+    let mut watched = HashSet::new();
+    for inst in &cfg.instances {
+        let err = |iface: &str, message: String| VrrpIoError::Interface {
+            instance: inst.name.clone(),
+            iface: iface.to_string(),
+            message,
+        };
+        let link = st
+            .link(&inst.interface)
+            .ok_or_else(|| err(&inst.interface, "no such interface".into()))?;
+        for v in inst.vips.iter().chain(&inst.vips_excluded) {
+            if let Some(dev) = &v.dev {
+                if st.link(dev).is_none() {
+                    return Err(err(dev, format!("no such interface (VIP {})", v.addr)));
+                }
+            }
+        }
+        if inst.src.is_none() {
+            let src = st.default_src(link.index, inst.ipv6).ok_or_else(|| {
+                err(
+                    &inst.interface,
+                    if inst.ipv6 {
+                        "no IPv6 link-local address to send adverts from".into()
+                    } else {
+                        "no IPv4 address to send adverts from".into()
+                    },
+                )
+            })?;
+            resolved.push((inst.name.clone(), src));
+        }
+        let multicast = inst.unicast_peers.is_empty();
+        match sockets
+            .iter_mut()
+            .find(|s| s.0 == inst.interface && s.2 == inst.ipv6)
+        {
+            Some(s) => s.3 |= multicast,
+            None => sockets.push((inst.interface.clone(), link.index, inst.ipv6, multicast)),
+        }
+        watched.insert(inst.interface.clone());
+        watched.extend(inst.track_interfaces.iter().map(|t| t.name.clone()));
+    }
+    Ok(Plan {
+        resolved,
+        sockets,
+        watched,
+    })
+}
+
+/// The sockets `want` asks for, reusing those of `have` that match; nothing is closed
+/// unless every new one opened.
+fn open_sockets(
+    want: &[(String, u32, bool, bool)],
+    mut have: Vec<VrrpSocket>,
+) -> Result<Vec<VrrpSocket>, VrrpIoError> {
+    let mut out = Vec::new();
+    for (iface, index, v6, multicast) in want {
+        let same = |s: &VrrpSocket| {
+            s.iface == *iface && s.ifindex == *index && s.v6 == *v6 && s.multicast == *multicast
+        };
+        if let Some(i) = have.iter().position(same) {
+            out.push(have.swap_remove(i));
+            continue;
+        }
+        let s = VrrpSocket::open(iface, *index, *v6, *multicast).map_err(|e| {
+            VrrpIoError::Socket(format!(
+                "IPv{} raw socket on {iface}: {e}",
+                if *v6 { 6 } else { 4 }
+            ))
+        })?;
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// An input the thread produced itself (a track file read), fed after the current batch.
+enum OwnedInput {
+    File { name: String, value: i64 },
+}
+
+/// Everything the runner's thread owns.
+struct Io {
+    router: Router,
+    cfg: VrrpConfig,
+    vips: VipOwnership,
+    nl: Netlink,
+    socks: Vec<VrrpSocket>,
+    announcers: HashMap<String, Announcer>,
+    /// Every link by name, as last dumped.
+    links: HashMap<String, LinkInfo>,
+    /// Instance and tracked interfaces.
+    watched: HashSet<String>,
+    /// What the router was last told about each watched interface.
+    reported: HashMap<String, bool>,
+    on_event: Box<dyn Fn(VrrpEvent) + Send>,
+    cmd: CmdTx,
+    clock: Instant,
+    warned: HashMap<String, Instant>,
+    inputs: VecDeque<OwnedInput>,
+}
+
+impl Io {
+    fn now(&self) -> u64 {
+        self.clock.elapsed().as_millis() as u64
+    }
+
+    /// Rate-limits warnings by key.
+    fn warn_once(&mut self, key: &str, msg: impl FnOnce() -> String) {
+        let now = Instant::now();
+        match self.warned.get(key) {
+            Some(t) if now.duration_since(*t) < WARN_EVERY => {}
+            _ => {
+                self.warned.insert(key.to_string(), now);
+                tracing::warn!("VRRP: {}", msg());
+            }
+        }
+    }
+
+    fn link_up(&self, name: &str) -> bool {
+        self.links.get(name).is_some_and(|l| l.up)
+    }
+
+    /// Tell the router how every watched interface is, before its first state.
+    fn first_links(&mut self) {
+        let now = self.now();
+        let mut names: Vec<String> = self.watched.iter().cloned().collect();
+        names.sort();
+        for name in names {
+            let up = self.link_up(&name);
+            self.reported.insert(name.clone(), up);
+            let acts = self.router.handle(Input::Link { iface: &name, up }, now);
+            self.run(acts);
+        }
+    }
+
+    /// Report watched interfaces whose state differs from what the router knows
+    /// (`repeat_down`: the down ones again, after `Router::start`, in case INIT ignored them).
+    fn recheck_links(&mut self, repeat_down: bool) {
+        let mut names: Vec<String> = self.watched.iter().cloned().collect();
+        names.sort();
+        for name in names {
+            let up = self.link_up(&name);
+            let known = self.reported.get(&name).copied();
+            let repeat = repeat_down && !up;
+            if known == Some(up) && !repeat {
+                continue;
+            }
+            self.reported.insert(name.clone(), up);
+            tracing::info!(
+                "VRRP: interface {name} is {}",
+                if up { "up" } else { "down" }
+            );
+            let now = self.now();
+            let acts = self.router.handle(Input::Link { iface: &name, up }, now);
+            self.run(acts);
+        }
+    }
+
+    fn serve(mut self, rx: mpsc::Receiver<Cmd>) {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let now = self.now();
+            let timeout = self.router.poll_timeout().map(|d| {
+                let ms = d.saturating_sub(now);
+                rustix::time::Timespec {
+                    tv_sec: (ms / 1000) as i64,
+                    tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+                }
+            });
+            let (ready, failed): (Vec<bool>, _) = {
+                let mut fds = Vec::with_capacity(1 + self.socks.len());
+                fds.push(PollFd::new(self.cmd.wake.as_ref(), PollFlags::IN));
+                for s in &self.socks {
+                    fds.push(PollFd::from_borrowed_fd(s.fd(), PollFlags::IN));
+                }
+                let r = rustix::event::poll(&mut fds, timeout.as_ref());
+                (
+                    fds.iter().map(|f| !f.revents().is_empty()).collect(),
+                    r.err(),
+                )
+            };
+            if let Some(e) = failed.filter(|e| *e != rustix::io::Errno::INTR) {
+                self.warn_once("poll", || format!("poll: {e}"));
+                // Not a busy loop on a real-time thread if poll keeps failing.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if ready[0] {
+                let mut b = [0u8; 8];
+                let _ = rustix::io::read(self.cmd.wake.as_fd(), &mut b);
+            }
+            loop {
+                match rx.try_recv() {
+                    Ok(Cmd::Stop(reply)) => {
+                        self.shutdown();
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Ok(Cmd::Quit) | Err(mpsc::TryRecvError::Disconnected) => return,
+                    Ok(c) => self.command(c),
+                    Err(mpsc::TryRecvError::Empty) => break,
+                }
+            }
+            for (i, r) in ready.iter().skip(1).enumerate() {
+                if *r && i < self.socks.len() {
+                    self.receive(i, &mut buf);
+                }
+            }
+            while self.router.poll_timeout().is_some_and(|d| d <= self.now()) {
+                let now = self.now();
+                let acts = self.router.poll(now);
+                self.run(acts);
+            }
+        }
+    }
+
+    fn command(&mut self, c: Cmd) {
+        match c {
+            Cmd::Status(reply) => {
+                let _ = reply.send(self.router.status());
+            }
+            Cmd::Reconfigure(cfg, reply) => {
+                let _ = reply.send(self.reconfigure(*cfg));
+            }
+            Cmd::Script { name, ok } => {
+                let now = self.now();
+                let acts = self.router.handle(Input::Script { name: &name, ok }, now);
+                self.run(acts);
+            }
+            Cmd::Links(links) => {
+                self.links = links.into_iter().map(|l| (l.name.clone(), l)).collect();
+                self.recheck_links(false);
+            }
+            Cmd::Stop(_) | Cmd::Quit => {}
+        }
+    }
+
+    fn receive(&mut self, i: usize, buf: &mut [u8]) {
+        for _ in 0..RX_BATCH {
+            let got = match self.socks[i].recv(buf) {
+                Ok(Some(r)) => r,
+                Ok(None) => return,
+                Err(e) => {
+                    let iface = self.socks[i].iface.clone();
+                    self.warn_once(&format!("recv {iface}"), || {
+                        format!("receiving on {iface}: {e}")
+                    });
+                    return;
+                }
+            };
+            let now = self.now();
+            let input = Input::Packet {
+                iface: &self.socks[i].iface,
+                src: got.src,
+                dst: got.dst,
+                ttl: got.ttl,
+                payload: &buf[got.start..got.end],
+            };
+            let acts = self.router.handle(input, now);
+            self.run(acts);
+        }
+    }
+
+    fn reconfigure(&mut self, cfg: VrrpConfig) -> Result<(), VrrpIoError> {
+        let st = self.nl.dump().map_err(VrrpIoError::Socket)?;
+        let plan = plan(&cfg, &st)?;
+        let have = std::mem::take(&mut self.socks);
+        // Sockets no longer wanted close when `have` drops; on an error the old set stays.
+        let mut kept: Vec<(String, u32, bool, bool)> = Vec::new();
+        for s in &have {
+            kept.push((s.iface.clone(), s.ifindex, s.v6, s.multicast));
+        }
+        match open_sockets(&plan.sockets, have) {
+            Ok(s) => self.socks = s,
+            Err(e) => {
+                // Reopen what was there (the old sockets were consumed).
+                self.socks = open_sockets(&kept, Vec::new()).unwrap_or_default();
+                return Err(e);
+            }
+        }
+        self.links = st
+            .links
+            .iter()
+            .map(|l| (l.name.clone(), l.clone()))
+            .collect();
+        let old: HashSet<String> = self.cfg.instances.iter().map(|i| i.name.clone()).collect();
+        let new_backups: Vec<InstanceConfig> = cfg
+            .instances
+            .iter()
+            .filter(|i| !old.contains(&i.name) && i.priority != 255)
+            .cloned()
+            .collect();
+        for inst in &new_backups {
+            self.release(inst);
+        }
+        self.watched = plan.watched;
+        self.cfg = cfg.clone();
+        let now = self.now();
+        let acts = self.router.reconfigure(cfg, &plan.resolved, now);
+        self.run(acts);
+        // The router rebuilt its view of the links: tell it all again.
+        self.reported.clear();
+        self.recheck_links(false);
+        Ok(())
+    }
+
+    /// `Router::shutdown` executed, then every instance's addresses released (those of
+    /// instances that were not MASTER may be left over from a crash).
+    fn shutdown(&mut self) {
+        let now = self.now();
+        let acts = self.router.shutdown(now);
+        self.run(acts);
+        let all = self.cfg.instances.clone();
+        for inst in &all {
+            self.release(inst);
+        }
+    }
+
+    /// Not owned in the overlay, and (kernel mode) off the interfaces if present.
+    fn release(&mut self, inst: &InstanceConfig) {
+        let vips: Vec<Vip> = inst
+            .vips
+            .iter()
+            .chain(&inst.vips_excluded)
+            .cloned()
+            .collect();
+        self.set_vips(&inst.name, inst.vip_owner, &vips, false);
+    }
+
+    /// Executes a batch, then whatever inputs it produced, in order.
+    fn run(&mut self, first: Vec<Action>) {
+        let mut batch = first;
+        loop {
+            // Going silent comes before anything else of the batch; the daemon hears of
+            // a transition once the batch's VIP changes are done (it re-steers then).
+            let (release, rest): (Vec<Action>, Vec<Action>) = batch
+                .into_iter()
+                .partition(|a| matches!(a, Action::SetVips { owned: false, .. }));
+            let (told, rest): (Vec<Action>, Vec<Action>) = rest
+                .into_iter()
+                .partition(|a| matches!(a, Action::Transition { .. }));
+            for a in release.into_iter().chain(rest).chain(told) {
+                self.execute(a);
+            }
+            let Some(OwnedInput::File { name, value }) = self.inputs.pop_front() else {
+                return;
+            };
+            let now = self.now();
+            batch = self.router.handle(Input::File { name: &name, value }, now);
+        }
+    }
+
+    fn execute(&mut self, a: Action) {
+        match a {
+            Action::Send {
+                instance,
+                iface,
+                src,
+                dst,
+                payload,
+            } => {
+                let Some(s) = self
+                    .socks
+                    .iter()
+                    .find(|s| s.iface == iface && s.v6 == dst.is_ipv6())
+                else {
+                    self.warn_once(&format!("nosock {instance}"), || {
+                        format!("{instance}: no socket for {iface}")
+                    });
+                    return;
+                };
+                if let Err(e) = s.send(src, dst, &payload) {
+                    self.warn_once(&format!("send {instance}"), || {
+                        format!("{instance}: advert {src} -> {dst} on {iface}: {e}")
+                    });
+                }
+            }
+            Action::SetVips {
+                instance,
+                owner,
+                vips,
+                owned,
+            } => self.set_vips(&instance, owner, &vips, owned),
+            Action::Announce { iface, addrs } => self.announce(&iface, &addrs),
+            Action::Notify {
+                command,
+                user,
+                args,
+            } => script::notify(&command, &args, &user),
+            Action::RunTrackScript {
+                name,
+                command,
+                user,
+                timeout_ms,
+            } => {
+                let cmd = self.cmd.clone();
+                let n = name.clone();
+                script::track(
+                    &name,
+                    &command,
+                    &user,
+                    Duration::from_millis(timeout_ms),
+                    move |ok| {
+                        cmd.send(Cmd::Script { name: n, ok });
+                    },
+                );
+            }
+            Action::ReadTrackFile { name, path } => {
+                let (value, err) = script::read_track_file(&path);
+                if let Some(e) = err {
+                    self.warn_once(&format!("file {name}"), || {
+                        format!("vrrp_track_file {name}: {e}; its value is 0")
+                    });
+                }
+                self.inputs.push_back(OwnedInput::File { name, value });
+            }
+            Action::Transition {
+                instance,
+                from,
+                to,
+                reason,
+            } => {
+                tracing::info!("VRRP_Instance({instance}) {from:?} -> {to:?}: {reason}");
+                (self.on_event)(VrrpEvent::Transition {
+                    instance,
+                    from,
+                    to,
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// owned: on the interfaces first (kernel mode), then owned in the overlay; not owned:
+    /// the overlay first, so the data path goes silent before the kernel lets go.
+    fn set_vips(&mut self, instance: &str, owner: VipOwner, vips: &[Vip], owned: bool) {
+        if !owned {
+            for v in vips {
+                self.vips.set_owned(v.addr, false);
+            }
+        }
+        if owner == VipOwner::Kernel {
+            let iface = self
+                .cfg
+                .instances
+                .iter()
+                .find(|i| i.name == instance)
+                .map(|i| i.interface.clone());
+            for v in vips {
+                let Some(dev) = v.dev.clone().or_else(|| iface.clone()) else {
+                    continue;
+                };
+                let Some(index) = self.links.get(&dev).map(|l| l.index) else {
+                    if owned {
+                        self.warn_once(&format!("vipdev {dev}"), || {
+                            format!("{instance}: VIP {} not added: no interface {dev}", v.addr)
+                        });
+                    }
+                    continue;
+                };
+                if let Err(e) = self.nl.set_addr(owned, index, v) {
+                    tracing::warn!("VRRP {instance}: {e}");
+                }
+            }
+        }
+        if owned {
+            for v in vips {
+                self.vips.set_owned(v.addr, true);
+            }
+        }
+    }
+
+    fn announce(&mut self, iface: &str, addrs: &[IpAddr]) {
+        let Some((index, mac)) = self.links.get(iface).map(|l| (l.index, l.mac)) else {
+            return self.warn_once(&format!("announce {iface}"), || {
+                format!("no interface {iface} to announce on")
+            });
+        };
+        let Some(mac) = mac else {
+            return self.warn_once(&format!("announce {iface}"), || {
+                format!("{iface} has no MAC address; nothing announced")
+            });
+        };
+        if self
+            .announcers
+            .get(iface)
+            .is_none_or(|a| a.ifindex != index)
+        {
+            match Announcer::open(index) {
+                Ok(a) => {
+                    self.announcers.insert(iface.to_string(), a);
+                }
+                Err(e) => {
+                    return self.warn_once(&format!("announce {iface}"), || {
+                        format!("packet socket on {iface}: {e}")
+                    })
+                }
+            }
+        }
+        let mut failed = None;
+        if let Some(a) = self.announcers.get(iface) {
+            for addr in addrs {
+                if let Err(e) = a.announce(mac, *addr) {
+                    failed = Some(e);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            self.warn_once(&format!("announce {iface}"), || {
+                format!("gratuitous ARP / NA on {iface}: {e}")
+            });
+        }
     }
 }

@@ -91,8 +91,9 @@ pub fn judge(code: Option<i32>, dynamic: bool) -> ProbeResult {
     }
 }
 
-/// Looks up a user (and a group, else the user's) in the system's databases.
-fn resolve_user(user: &str, group: Option<&str>) -> Result<(u32, u32), ProbeError> {
+/// Looks up a user (and a group, else the user's) in the system's databases (also used by
+/// rvs-io's VRRP runner for notify and track scripts).
+pub fn resolve_user(user: &str, group: Option<&str>) -> Result<(u32, u32), ProbeError> {
     use std::ffi::CString;
     let err = || ProbeError::User(user.to_string());
     let cuser = CString::new(user).map_err(|_| err())?;

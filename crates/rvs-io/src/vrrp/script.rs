@@ -1,0 +1,202 @@
+//! Notify and track scripts, spawned without blocking the advert thread: `sh -c`, stdio to
+//! /dev/null, a process group of their own (a timeout kills the script's children too),
+//! `user USER [GROUP]` through the MISC_CHECK probe's lookup. A small waiter thread per run
+//! reaps the child; for a track script it enforces the timeout (a pidfd polled with it)
+//! and reports the outcome. And `vrrp_track_file` reading.
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::process::{Pid, PidfdFlags, Signal};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+type User = Option<(String, Option<String>)>;
+
+fn command(script: &str, args: &[String], user: &User) -> Command {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c");
+    if args.is_empty() {
+        cmd.arg(script);
+    } else {
+        // The words go as positional parameters, so none needs quoting.
+        cmd.arg(format!("{script} \"$@\"")).arg("sh").args(args);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+        if let Some((u, g)) = user {
+            match rvs_check::probe::misc::resolve_user(u, g.as_deref()) {
+                // std drops the supplementary groups when root sets a uid.
+                Ok((uid, gid)) => {
+                    cmd.uid(uid).gid(gid);
+                }
+                Err(e) => {
+                    tracing::warn!("VRRP script {script:?}: {e}; it runs as rvsd's own user")
+                }
+            }
+        }
+    }
+    cmd
+}
+
+/// Starts a notify script and forgets it (a thread reaps it).
+pub fn notify(script: &str, args: &[String], user: &User) {
+    match command(script, args, user).spawn() {
+        Ok(mut child) => {
+            let spawned = std::thread::Builder::new()
+                .name("rvs-vrrp-notify".into())
+                .spawn(move || {
+                    let _ = child.wait();
+                });
+            if let Err(e) = spawned {
+                tracing::warn!("VRRP notify {script:?}: no thread to reap it: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("VRRP notify {script:?}: {e}"),
+    }
+}
+
+/// Runs a track script; `done(ok)` is called from the waiter thread when it exits (ok:
+/// status 0) or after `timeout` (killed, not ok).
+pub fn track(
+    name: &str,
+    script: &str,
+    user: &User,
+    timeout: Duration,
+    done: impl FnOnce(bool) + Send + 'static,
+) {
+    let mut child = match command(script, &[], user).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("vrrp_script {name}: {e}");
+            done(false);
+            return;
+        }
+    };
+    let label = name.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("rvs-vrrp-script".into())
+        .spawn(move || {
+            let pid = Pid::from_raw(child.id() as i32);
+            let exited = match pid.map(|p| rustix::process::pidfd_open(p, PidfdFlags::empty())) {
+                Some(Ok(pidfd)) => {
+                    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+                    let t = rustix::time::Timespec {
+                        tv_sec: timeout.as_secs() as i64,
+                        tv_nsec: i64::from(timeout.subsec_nanos()),
+                    };
+                    loop {
+                        match rustix::event::poll(&mut fds, Some(&t)) {
+                            Err(rustix::io::Errno::INTR) => continue,
+                            Ok(n) => break n > 0,
+                            Err(_) => break false,
+                        }
+                    }
+                }
+                // No pidfd (pre-5.3 kernel): the script gets no time limit.
+                _ => true,
+            };
+            if !exited {
+                if let Some(p) = pid {
+                    let _ = rustix::process::kill_process_group(p, Signal::KILL);
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                tracing::warn!(
+                    "vrrp_script {label}: timeout after {} ms, killed",
+                    timeout.as_millis()
+                );
+                done(false);
+                return;
+            }
+            let ok = child.wait().map(|s| s.success()).unwrap_or(false);
+            done(ok);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("vrrp_script {name}: no waiter thread: {e}");
+    }
+}
+
+/// A `vrrp_track_file`'s value: the integer it starts with; unreadable or garbage is 0
+/// (keepalived's rule). The error says why, for a rate-limited warning.
+pub fn read_track_file(path: &str) -> (i64, Option<String>) {
+    match std::fs::read_to_string(path) {
+        Ok(s) => match parse_value(&s) {
+            Some(v) => (v, None),
+            None => (0, Some(format!("{path}: no integer in {:?}", s.trim()))),
+        },
+        Err(e) => (0, Some(format!("{path}: {e}"))),
+    }
+}
+
+fn parse_value(s: &str) -> Option<i64> {
+    let t = s.trim_start();
+    let end = t
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(t.len(), |(i, _)| i);
+    t[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn track_file_values() {
+        assert_eq!(parse_value("42\n"), Some(42));
+        assert_eq!(parse_value("  -7 trailing"), Some(-7));
+        assert_eq!(parse_value("+3"), Some(3));
+        assert_eq!(parse_value("garbage"), None);
+        assert_eq!(parse_value(""), None);
+        let (v, err) = read_track_file("/nonexistent/rvs-track-file");
+        assert_eq!(v, 0);
+        assert!(err.is_some());
+    }
+
+    #[test]
+    fn track_scripts_report_their_status_and_are_killed_at_their_timeout() {
+        let run = |script: &str, timeout_ms: u64| {
+            let (tx, rx) = mpsc::channel();
+            track(
+                "t",
+                script,
+                &None,
+                Duration::from_millis(timeout_ms),
+                move |ok| {
+                    let _ = tx.send(ok);
+                },
+            );
+            rx.recv_timeout(Duration::from_secs(20)).expect("an answer")
+        };
+        assert!(run("exit 0", 10_000));
+        assert!(!run("exit 1", 10_000));
+        assert!(!run("sleep 30", 100), "killed at the timeout");
+    }
+
+    #[test]
+    fn notify_gets_its_argument_words() {
+        let dir = std::env::temp_dir().join(format!("rvs-vrrp-notify-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let out = dir.join("out");
+        let args: Vec<String> = ["INSTANCE", "VI 1", "MASTER", "100"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        notify(&format!("printf '%s|' >{}", out.display()), &args, &None);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&out) {
+                if s == "INSTANCE|VI 1|MASTER|100|" {
+                    break;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "notify never wrote");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
