@@ -113,7 +113,13 @@ Either long or short options are allowed.\n\
 \x20                                     set an engine switch: conn_reuse_mode,\n\
 \x20                                     expire_nodest_conn, expire_quiescent_template,\n\
 \x20                                     sloppy_tcp, sloppy_sctp, secure_tcp, drop_entry,\n\
-\x20                                     drop_packet, udp_nodest_grace\n"
+\x20                                     drop_packet, udp_nodest_grace\n\
+\x20 {p} --io-stats\n\
+\x20                                     the data path's counters\n\
+\x20 {p} --check-status\n\
+\x20                                     the health checker's view (rvsd --config)\n\
+\x20 {p} --vrrp-status\n\
+\x20                                     the VRRP instances (keepalived --signum=DATA)\n"
     ));
     s
 }

@@ -42,6 +42,9 @@ pub enum RequestBody {
     GetIoStats,
     /// `rvsadm --check-status`: the health checker's view (virtual servers, checks, stalls).
     GetCheckStatus,
+    /// `rvsadm --vrrp-status`: each VRRP instance's state, priorities, master, counters
+    /// and last transitions (`rvs_vrrp::status_lines`, keepalived's data-dump shape).
+    GetVrrpStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +66,8 @@ pub enum Response {
     IoStats(Vec<(String, String, u64)>),
     /// Lines of text; empty when rvsd runs without --config.
     CheckStatus(Vec<String>),
+    /// Lines of text; empty when rvsd runs no VRRP instance.
+    VrrpStatus(Vec<String>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,5 +170,15 @@ mod tests {
             Err(ProtoError::Version(9))
         ));
         assert!(decode_request(b"{\"version\":1,\"body\":\"GetTable\"}").is_ok());
+    }
+
+    #[test]
+    fn vrrp_status_round_trips() {
+        let req: Request = decode(b"{\"version\":1,\"body\":\"GetVrrpStatus\"}").unwrap();
+        assert_eq!(req.body, RequestBody::GetVrrpStatus);
+        let resp = Response::VrrpStatus(vec![" VRRP Instance = VI_1".into()]);
+        let mut buf = vec![];
+        write_msg(&mut buf, &resp).unwrap();
+        assert_eq!(read_msg::<_, Response>(&mut &buf[..]).unwrap(), resp);
     }
 }

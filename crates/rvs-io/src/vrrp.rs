@@ -205,6 +205,12 @@ impl VrrpRunner {
         rx.recv_timeout(CMD_WAIT).unwrap_or_default()
     }
 
+    /// Now on the runner's clock, the one [`InstanceStatus`]'s transitions are stamped on
+    /// (`rvs_vrrp::status_lines` needs it for their ages).
+    pub fn now(&self) -> u64 {
+        unimplemented!()
+    }
+
     /// A clean stop: MASTERs send priority 0 and release their VIPs, notify_stop runs;
     /// returns when done (bounded).
     pub fn stop(mut self) {

@@ -642,3 +642,14 @@ fn seed_003_transcribed() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(ok(&env, "-S"), saved);
 }
+
+#[test]
+fn vrrp_status_without_vrrp_is_empty_and_says_so() {
+    let env = Env::new();
+    let d = Daemon::start(&env);
+    let r = run_prog(Path::new(RVSADM), &env.socket, "--vrrp-status", "");
+    assert_eq!(r.code, 0, "{:?}", r.stderr);
+    assert_eq!(r.stdout, "");
+    assert_eq!(r.stderr, "rvsadm: rvsd runs no VRRP instance\n");
+    assert!(d.terminate().success());
+}

@@ -77,6 +77,7 @@ fn variant_name(r: &Response) -> &'static str {
         Response::Daemons(_) => "Daemons",
         Response::IoStats(_) => "IoStats",
         Response::CheckStatus(_) => "CheckStatus",
+        Response::VrrpStatus(_) => "VrrpStatus",
     }
 }
 
@@ -266,25 +267,49 @@ fn io_stats(client: &Client) -> Result<String, Failure> {
     }
 }
 
+/// `rvsadm --vrrp-status`, our extension: `keepalived --signum=DATA`'s facts, one
+/// `Key = value` per line. With no VRRP instance configured, stdout stays empty (as ipvsadm
+/// lists nothing for nothing) and stderr says so; exit 0 either way, because asking is not
+/// an error. A configured VRRP that could not start is one (status 1).
+fn vrrp_status(client: &Client) -> Result<String, Failure> {
+    match client.request(RequestBody::GetVrrpStatus)? {
+        Response::VrrpStatus(lines) => {
+            if lines.is_empty() {
+                eprintln!("{}: rvsd runs no VRRP instance", client.program);
+            }
+            Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+        }
+        Response::Error { message, .. } => Err(Failure {
+            message: format!("{}: {message}", client.program),
+            code: 1,
+        }),
+        r => Err(client.unexpected(&r)),
+    }
+}
+
+/// The extensions that are a lone option: `rvsadm --io-stats`, `--check-status`,
+/// `--vrrp-status`.
+const STATUS_OPTIONS: [&str; 3] = ["--io-stats", "--check-status", "--vrrp-status"];
+
 fn main() {
     let args = effective_args(std::env::args().collect());
     let program = args[0].clone();
-    if args.len() == 2 && (args[1] == "--io-stats" || args[1] == "--check-status") {
+    if args.len() == 2 && STATUS_OPTIONS.contains(&args[1].as_str()) {
         let path = std::env::var_os("RVS_SOCKET")
             .filter(|p| !p.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET));
         let client = Client { program, path };
-        let r = if args[1] == "--io-stats" {
-            io_stats(&client)
-        } else {
-            match client.request(RequestBody::GetCheckStatus) {
+        let r = match args[1].as_str() {
+            "--io-stats" => io_stats(&client),
+            "--vrrp-status" => vrrp_status(&client),
+            _ => match client.request(RequestBody::GetCheckStatus) {
                 Ok(Response::CheckStatus(lines)) => {
                     Ok(lines.iter().map(|l| format!("{l}\n")).collect())
                 }
                 Ok(r) => Err(client.unexpected(&r)),
                 Err(f) => Err(f),
-            }
+            },
         };
         match r {
             Ok(out) => print!("{out}"),

@@ -132,31 +132,7 @@ fn serve(args: &Args, listener: std::os::unix::net::UnixListener) -> anyhow::Res
             "adopted the connections of the previous rvsd"
         );
     }
-    let datapath = match &net {
-        Some(n) => {
-            let dp = rvs_io::DataPath::start(
-                args.io,
-                &args.ifaces,
-                core.engine(),
-                n.clone(),
-                clock,
-                &core.config(),
-                &args.bpffs,
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-            for m in dp.modes() {
-                tracing::info!("data path: {m}");
-            }
-            Some(dp)
-        }
-        None => None,
-    };
-    let what = if datapath.is_some() {
-        "serving"
-    } else {
-        "control plane only"
-    };
-    let mut event_loop = EventLoop::new(core, clock, datapath);
+    let mut event_loop = EventLoop::new(core, clock);
     let events = event_loop.sender();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
@@ -176,7 +152,38 @@ fn serve(args: &Args, listener: std::os::unix::net::UnixListener) -> anyhow::Res
             }
         }
     });
+    // The configuration before the data path: its VRRP instances' VIPs are marked not owned
+    // (and the runner started) before the data path first steers ARP/NS and announces the
+    // table's addresses, so a standby is silent from its first moment. A file with an
+    // error also stops rvsd before any interface is touched.
     event_loop.start()?;
+    let what = match &net {
+        Some(n) => {
+            let core = event_loop.core();
+            let started = rvs_io::DataPath::start(
+                args.io,
+                &args.ifaces,
+                core.engine(),
+                n.clone(),
+                clock,
+                &core.config(),
+                &args.bpffs,
+            );
+            let dp = match started {
+                Ok(dp) => dp,
+                Err(e) => {
+                    event_loop.abort();
+                    anyhow::bail!("{e}");
+                }
+            };
+            for m in dp.modes() {
+                tracing::info!("data path: {m}");
+            }
+            event_loop.attach(dp);
+            "serving"
+        }
+        None => "control plane only",
+    };
     std::thread::spawn(move || server::serve(listener, events));
     tracing::info!(socket = %args.socket.display(), state_dir = ?args.state_dir, ifaces = ?args.ifaces, "rvsd ready ({what})");
     event_loop.run()?;

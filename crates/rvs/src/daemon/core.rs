@@ -20,9 +20,13 @@ use rvs_check::machine::Action as CheckAction;
 use rvs_ctl::cmd::{Command, DaemonSpec, Timeouts};
 use rvs_ctl::format::{ConnEntry, Table};
 use rvs_ctl::proto::RequestBody;
-use rvs_engine::{Adopted, Config, ConnMemory, Engine, EngineOptions, NetView};
+use rvs_engine::{Adopted, Config, ConnMemory, Engine, EngineOptions, NetView, VipOwnership};
+use rvs_io::vrrp::VrrpEvent;
 use rvs_keepalived::plan::{action_commands, reconcile_with, service_commands, CheckTarget};
 use rvs_keepalived::Plan;
+use rvs_vrrp::VrrpConfig;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -57,6 +61,9 @@ pub enum Event<R> {
     ConfigRead(Result<Plan, KaError>),
     /// A health checker's decision.
     Check(CheckAction),
+    /// The VRRP runner's news: an instance changed state (its VIPs' ownership already
+    /// follows).
+    Vrrp(VrrpEvent),
     /// A deadline given by [`Core::poll_timeout`] has passed.
     Timer,
 }
@@ -96,6 +103,10 @@ pub enum Action<R> {
     ReplyCheckStatus {
         to: R,
     },
+    /// Answer `to` with the VRRP runner's status lines.
+    ReplyVrrpStatus {
+        to: R,
+    },
     /// Bring the data path's steering in line with this snapshot.
     Resteer(Arc<Config>),
     /// Run a notify script (`sh -c "script args..."`), without waiting for it.
@@ -110,6 +121,17 @@ pub enum Action<R> {
     UpdateChecker(Vec<CheckTarget>),
     /// Stop the checker (omega's down notifiers still come, as [`Event::Check`]).
     StopChecker,
+    /// Start the VRRP runner (its news comes back as [`Event::Vrrp`]). The instances' VIPs
+    /// are already marked not owned: the runner marks them owned on MASTER.
+    StartVrrp(VrrpConfig),
+    /// A reload: unchanged instances keep their state.
+    ReconfigureVrrp(VrrpConfig),
+    /// Stop the VRRP runner cleanly: MASTERs send priority 0 and release their VIPs.
+    StopVrrp,
+    /// Mark these addresses owned again: VIPs that a reload took out of every VRRP
+    /// instance are plain service addresses from now on, as without VRRP (after the
+    /// runner's release, hence an action rather than done in the core).
+    OwnVips(Vec<IpAddr>),
     /// Stop: the data path detaches, rvsd exits, with this error if there is one.
     Exit {
         error: Option<KaError>,
@@ -127,6 +149,10 @@ pub enum Reply {
     Daemons(Vec<DaemonSpec>),
     IoStats(Vec<IoStat>),
     CheckStatus(Vec<String>),
+    VrrpStatus(Vec<String>),
+    /// The request is understood but what it asks about cannot answer (the message says
+    /// why).
+    Unavailable(String),
 }
 
 /// Why a keepalived configuration was not taken: at startup rvsd exits with it, on a
@@ -139,6 +165,12 @@ pub enum KaError {
     /// It parses but does not expand into a valid table (idem).
     #[error(transparent)]
     Plan(#[from] rvs_keepalived::Diag),
+    /// The VRRP runner could not start (at startup rvsd exits with it).
+    #[error("{}: VRRP: {source}", path.display())]
+    Vrrp {
+        path: PathBuf,
+        source: rvs_io::vrrp::VrrpIoError,
+    },
     /// The table refused its services.
     #[error("{}: {source} (in {cmd:?})", path.display())]
     Apply {
@@ -221,6 +253,16 @@ impl Core {
         self.engine.clone()
     }
 
+    /// `--config`, if any.
+    pub fn config_path(&self) -> Option<PathBuf> {
+        self.ka.as_ref().map(|k| k.path.clone())
+    }
+
+    /// The engine's VIP-ownership overlay, for the VRRP runner.
+    pub fn vip_ownership(&self) -> VipOwnership {
+        lock(&self.engine).vip_ownership()
+    }
+
     /// The current config snapshot.
     pub fn config(&self) -> Arc<Config> {
         self.table.config()
@@ -265,6 +307,11 @@ impl Core {
             Event::Signal(sig) => {
                 tracing::info!(signal = sig.number(), "stopping");
                 if let Some(k) = &mut self.ka {
+                    // VRRP first, while the data path and the real servers still serve:
+                    // a MASTER's priority 0 hands the VIPs over to the backup at once.
+                    if k.plan.as_ref().is_some_and(|p| !p.vrrp.is_empty()) {
+                        out.push(Action::StopVrrp);
+                    }
                     // A clean stop keeps the table as it is (saved in the state directory)
                     // so that a restart adopts every connection; keepalived would clear it,
                     // but its kernel table does not outlive a reboot of the director
@@ -276,6 +323,19 @@ impl Core {
             }
             Event::ConfigRead(r) => self.config_read(r, now, &mut out),
             Event::Check(a) => self.check(a, now, &mut out),
+            Event::Vrrp(VrrpEvent::Transition {
+                instance,
+                from,
+                to,
+                reason,
+            }) => {
+                tracing::info!(%instance, ?from, ?to, %reason, "VRRP transition");
+                // The runner changed the VIPs' ownership: ARP/NS steering and the
+                // announcements of a new MASTER's VIPs follow at once, not at the next tick.
+                if self.steering {
+                    out.push(Action::Resteer(self.table.config()));
+                }
+            }
             Event::Timer => {
                 if now >= self.engine_due {
                     let mut e = lock(&self.engine);
@@ -313,6 +373,11 @@ impl Core {
                 return;
             }
             RequestBody::GetCheckStatus => Ok(Reply::CheckStatus(Vec::new())),
+            RequestBody::GetVrrpStatus if self.running_vrrp().is_some() => {
+                out.push(Action::ReplyVrrpStatus { to });
+                return;
+            }
+            RequestBody::GetVrrpStatus => Ok(Reply::VrrpStatus(Vec::new())),
         };
         out.push(Action::Reply { to, result: reply });
     }
@@ -360,14 +425,26 @@ impl Core {
         let path = ka.path.clone();
         let first = ka.plan.is_none();
         let applied = r.and_then(|plan| {
+            // Silent from the first moment: the new instances' VIPs are marked not owned
+            // before the transaction hands them to the workers and before its re-steer
+            // (or the data path's start) could answer or announce them. The runner marks
+            // them owned only on MASTER.
+            let silenced = self.silence_new_vips(&plan.vrrp);
             let cmds = service_commands(self.table.model(), &plan, first);
             match self.transact(&cmds, now, out) {
                 Ok(()) => Ok(plan),
-                Err(source) => Err(KaError::Apply {
-                    path: path.clone(),
-                    cmd: cmds.get(source.index()).cloned().map(Box::new),
-                    source,
-                }),
+                Err(source) => {
+                    // A refused file changes nothing, ownership included.
+                    let vips = self.vip_ownership();
+                    for a in silenced {
+                        vips.set_owned(a, true);
+                    }
+                    Err(KaError::Apply {
+                        path: path.clone(),
+                        cmd: cmds.get(source.index()).cloned().map(Box::new),
+                        source,
+                    })
+                }
             }
         });
         let Some(ka) = &mut self.ka else {
@@ -380,10 +457,29 @@ impl Core {
             }
             (Ok(plan), None) => {
                 tracing::info!(config = %path.display(), "keepalived configuration loaded");
+                if !plan.vrrp.is_empty() {
+                    out.push(Action::StartVrrp(plan.vrrp.clone()));
+                }
                 out.push(Action::StartChecker(plan.targets.clone()));
                 ka.plan = Some(plan);
             }
             (Ok(mut plan), Some(old)) => {
+                match (old.vrrp.is_empty(), plan.vrrp.is_empty()) {
+                    (true, true) => {}
+                    (true, false) => out.push(Action::StartVrrp(plan.vrrp.clone())),
+                    (false, true) => out.push(Action::StopVrrp),
+                    (false, false) => out.push(Action::ReconfigureVrrp(plan.vrrp.clone())),
+                }
+                let freed: Vec<IpAddr> = instance_vips(&old.vrrp)
+                    .difference(&instance_vips(&plan.vrrp))
+                    .copied()
+                    .collect();
+                if !freed.is_empty() {
+                    out.push(Action::OwnVips(freed));
+                    if self.steering {
+                        out.push(Action::Resteer(self.table.config()));
+                    }
+                }
                 // The new plan before the checker's update, so that its actions find the
                 // new services and templates (old templates stay: harmless, and a late
                 // action may still name them).
@@ -395,6 +491,25 @@ impl Core {
                 tracing::info!(path = %path.display(), "configuration reloaded");
             }
         }
+    }
+
+    /// The VRRP configuration running now; `None` without any instance.
+    fn running_vrrp(&self) -> Option<&VrrpConfig> {
+        let plan = self.ka.as_ref()?.plan.as_ref()?;
+        Some(&plan.vrrp).filter(|v| !v.is_empty())
+    }
+
+    /// Mark not owned the VIPs of `next` that no running instance manages yet (a running
+    /// instance's VIPs are the runner's: a MASTER keeps them through a reload). Returns
+    /// those whose mark changed.
+    fn silence_new_vips(&self, next: &VrrpConfig) -> Vec<IpAddr> {
+        let running = self.running_vrrp().map(instance_vips).unwrap_or_default();
+        let vips = self.vip_ownership();
+        instance_vips(next)
+            .difference(&running)
+            .copied()
+            .filter(|a| vips.set_owned(*a, false))
+            .collect()
     }
 
     /// A checker action: dest changes become a transaction on every service of the
@@ -421,6 +536,16 @@ impl Core {
             tracing::warn!("applying {a:?}: {e}");
         }
     }
+}
+
+/// Every address VRRP decides the ownership of: each instance's `virtual_ipaddress` and
+/// `virtual_ipaddress_excluded`.
+fn instance_vips(cfg: &VrrpConfig) -> BTreeSet<IpAddr> {
+    cfg.instances
+        .iter()
+        .flat_map(|i| i.vips.iter().chain(&i.vips_excluded))
+        .map(|v| v.addr)
+        .collect()
 }
 
 /// The engine, from the data path's lock, held briefly. A poisoned lock is taken anyway, as

@@ -1,7 +1,8 @@
 //! rvsd's event loop: one thread owns the [`Core`] and every I/O handle its actions need
-//! (the data path, the health checker), and is the only one to call it. Control clients,
-//! the signal thread and the checker send it [`Event`]s over one channel; it sleeps until
-//! the next event or the core's next deadline, whichever comes first.
+//! (the data path, the health checker, the VRRP runner), and is the only one to call it.
+//! Control clients, the signal thread, the checker and the VRRP runner send it [`Event`]s
+//! over one channel; it sleeps until the next event or the core's next deadline, whichever
+//! comes first.
 //!
 //! Nothing here decides anything: it turns the core's [`Action`]s into I/O.
 
@@ -9,6 +10,8 @@ use super::core::{Action, Core, Event, KaError, Reply};
 use super::keepalived;
 use super::txn::TxnError;
 use rvs_check::runner::Checker;
+use rvs_io::vrrp::VrrpRunner;
+use rvs_vrrp::VrrpConfig;
 use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -27,19 +30,48 @@ pub struct EventLoop {
     clock: Instant,
     datapath: Option<rvs_io::DataPath>,
     checker: Option<Checker>,
+    vrrp: Option<VrrpRunner>,
+    /// Why the configured VRRP is not running (a reload's start failed), for
+    /// `--vrrp-status`.
+    vrrp_error: Option<String>,
+    /// Set once [`EventLoop::start`] has loaded the configuration: a VRRP runner that
+    /// cannot start stops rvsd before that, and is an error in the log after.
+    started: bool,
 }
 
 impl EventLoop {
-    pub fn new(core: Core, clock: Instant, datapath: Option<rvs_io::DataPath>) -> EventLoop {
+    /// A loop without a data path yet: rvsd loads `--config` ([`EventLoop::start`]) before
+    /// it starts the data path, so that VRRP's VIPs are marked not owned before the data
+    /// path's first steering and announcements, then attaches it.
+    pub fn new(core: Core, clock: Instant) -> EventLoop {
         let (tx, rx) = mpsc::channel();
         EventLoop {
             core,
             tx,
             rx,
             clock,
-            datapath,
+            datapath: None,
             checker: None,
+            vrrp: None,
+            vrrp_error: None,
+            started: false,
         }
+    }
+
+    /// The core, for starting the data path on its engine and table.
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// The data path serves from now on; the core's next tick re-steers it.
+    pub fn attach(&mut self, datapath: rvs_io::DataPath) {
+        self.datapath = Some(datapath);
+    }
+
+    /// rvsd gives up before serving (the data path would not start): what runs stops as
+    /// on a clean stop.
+    pub fn abort(&mut self) {
+        let _ = self.finish(Ok(()));
     }
 
     /// Where to send events (the control server, the signal thread).
@@ -56,7 +88,9 @@ impl EventLoop {
     /// rvsd must exit with it.
     pub fn start(&mut self) -> Result<(), KaError> {
         let first = self.core.start();
-        match self.execute(first) {
+        let exit = self.execute(first);
+        self.started = true;
+        match exit {
             Some(exit) => self.finish(exit),
             None => Ok(()),
         }
@@ -138,6 +172,41 @@ impl EventLoop {
                         c.stop();
                     }
                 }
+                Action::StartVrrp(cfg) => {
+                    if let Err(e) = self.start_vrrp(cfg) {
+                        exit = Some(Err(e));
+                    }
+                }
+                Action::ReconfigureVrrp(cfg) => match &self.vrrp {
+                    Some(r) => {
+                        if let Err(e) = r.reconfigure(cfg) {
+                            tracing::error!("VRRP reload refused, its running instances stay: {e}");
+                        }
+                    }
+                    // The last start failed: this reload is its next chance.
+                    None => {
+                        if let Err(e) = self.start_vrrp(cfg) {
+                            exit = Some(Err(e));
+                        }
+                    }
+                },
+                Action::StopVrrp => self.stop_vrrp(),
+                Action::OwnVips(addrs) => {
+                    let vips = self.core.vip_ownership();
+                    for a in addrs {
+                        vips.set_owned(a, true);
+                    }
+                }
+                Action::ReplyVrrpStatus { to } => {
+                    let reply = match (&self.vrrp, &self.vrrp_error) {
+                        (Some(r), _) => {
+                            Reply::VrrpStatus(rvs_vrrp::status_lines(&r.status(), r.now()))
+                        }
+                        (None, Some(e)) => Reply::Unavailable(format!("VRRP is not running: {e}")),
+                        (None, None) => Reply::VrrpStatus(Vec::new()),
+                    };
+                    let _ = to.send(Ok(reply));
+                }
                 Action::Exit { error } => {
                     exit = Some(match error {
                         Some(e) => Err(e),
@@ -149,10 +218,51 @@ impl EventLoop {
         exit
     }
 
+    /// Start the runner; its transitions come back into the loop's channel. A failure stops
+    /// rvsd at startup (the operator asked for VRRP and would not get it); on a reload the
+    /// running table stays and `--vrrp-status` says why VRRP is not running.
+    fn start_vrrp(&mut self, cfg: VrrpConfig) -> Result<(), KaError> {
+        let tx = self.tx.clone();
+        let on_event = move |e| {
+            let _ = tx.send(Event::Vrrp(e));
+        };
+        match VrrpRunner::start(cfg, self.core.vip_ownership(), on_event) {
+            Ok(r) => {
+                self.vrrp = Some(r);
+                self.vrrp_error = None;
+                Ok(())
+            }
+            Err(source) if !self.started => Err(KaError::Vrrp {
+                path: self.core.config_path().unwrap_or_default(),
+                source,
+            }),
+            Err(e) => {
+                tracing::error!("VRRP could not start: {e}");
+                self.vrrp_error = Some(e.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    /// MASTERs send priority 0 and release their VIPs (bounded by the runner).
+    fn stop_vrrp(&mut self) {
+        if let Some(r) = self.vrrp.take() {
+            r.stop();
+        }
+        self.vrrp_error = None;
+    }
+
     /// The last of a stop: the checker's final actions (omega's down notifiers) are in the
     /// channel already; run them, then detach the data path. Requests still queued get no
     /// reply (their clients see the socket close).
     fn finish(&mut self, exit: Result<(), KaError>) -> Result<(), KaError> {
+        // After a clean stop's StopVrrp/StopChecker these are gone already; an exit on an
+        // error at startup stops them here. VRRP before the data path either way, so a
+        // MASTER's VIPs are handed over while they are still served.
+        self.stop_vrrp();
+        if let Some(c) = self.checker.take() {
+            c.stop();
+        }
         while let Ok(e) = self.rx.try_recv() {
             if let Event::Check(a) = e {
                 let actions = self.core.handle(Event::Check(a), self.now());

@@ -106,6 +106,8 @@ fn response(r: Result<Reply, TxnError>) -> Response {
         Ok(Reply::Daemons(d)) => Response::Daemons(d),
         Ok(Reply::IoStats(rows)) => Response::IoStats(rows),
         Ok(Reply::CheckStatus(lines)) => Response::CheckStatus(lines),
+        Ok(Reply::VrrpStatus(lines)) => Response::VrrpStatus(lines),
+        Ok(Reply::Unavailable(message)) => error(message),
         Err(e) => Response::Error {
             index: e.index(),
             errno: e.errno(),

@@ -9,6 +9,7 @@ use rvs_ctl::cmd::ServiceKey;
 use rvs_ctl::reply::Errno;
 use rvs_engine::StaticNet;
 use rvs_keepalived::{MemFs, Options};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -424,6 +425,270 @@ fn sighup_without_a_config_does_nothing() {
     let acts = core.handle::<u32>(Event::Signal(Signal::Int), 1);
     assert!(
         matches!(&acts[..], [Action::Exit { error: None }]),
+        "{acts:?}"
+    );
+}
+
+// VRRP. The plans are built by hand (rvs-keepalived's vrrp keywords are another part's);
+// the runner is the event loop's, so these drive the core alone.
+
+/// A BACKUP instance on eth0 for `vips`, plus `excluded`.
+fn instance(name: &str, vrid: u8, vips: &[&str], excluded: &[&str]) -> rvs_vrrp::InstanceConfig {
+    let vip = |a: &&str| rvs_vrrp::Vip {
+        addr: a.parse().unwrap(),
+        prefix: 32,
+        brd: None,
+        dev: None,
+        scope: None,
+        label: None,
+    };
+    rvs_vrrp::InstanceConfig {
+        name: name.into(),
+        interface: "eth0".into(),
+        vrid,
+        version: rvs_vrrp::Version::V2,
+        ipv6: false,
+        initial: rvs_vrrp::InitialState::Backup,
+        priority: 100,
+        advert_int_cs: 100,
+        auth: rvs_vrrp::Auth::None,
+        nopreempt: false,
+        preempt_delay_ms: 0,
+        vips: vips.iter().map(vip).collect(),
+        vips_excluded: excluded.iter().map(vip).collect(),
+        vip_owner: rvs_vrrp::VipOwner::Kernel,
+        src: None,
+        unicast_peers: Vec::new(),
+        track_interfaces: Vec::new(),
+        track_scripts: Vec::new(),
+        track_files: Vec::new(),
+        notify: rvs_vrrp::Notify::default(),
+        garp: rvs_vrrp::GarpTiming::default(),
+        accept: false,
+        pos: format!("{KA_PATH}:1"),
+    }
+}
+
+/// KA's plan with these VRRP instances.
+fn read_vrrp(text: &str, instances: Vec<rvs_vrrp::InstanceConfig>) -> Result<Plan, KaError> {
+    let mut plan = read(text)?;
+    plan.vrrp = VrrpConfig {
+        instances,
+        ..VrrpConfig::default()
+    };
+    Ok(plan)
+}
+
+/// VI_1 carries KA's VIP; 10.0.0.9 is an excluded address of it.
+fn vi_1() -> rvs_vrrp::InstanceConfig {
+    instance("VI_1", 51, &["10.0.0.1"], &["10.0.0.9"])
+}
+
+fn vip(a: &str) -> IpAddr {
+    a.parse().unwrap()
+}
+
+/// What the data path would announce and steer ARP/NS for when it executes a re-steer to
+/// `cfg` now (`rvs_io::DataPath::sync`'s computation; the kernel owns no address here).
+fn announced(core: &Core, cfg: &Config) -> BTreeSet<IpAddr> {
+    rvs_io::steer::SteerSet::compute(cfg, &Default::default(), [])
+        .only_owned(&core.vip_ownership())
+        .owned
+        .into_iter()
+        .collect()
+}
+
+/// A steering core started with `plan` (its actions returned).
+fn started_with(store: &MemStore, plan: Result<Plan, KaError>) -> (Core, Vec<Action<u32>>) {
+    let mut core = core_with(store, true, true);
+    assert_eq!(core.start::<u32>().len(), 1, "read the file");
+    let acts = core.handle::<u32>(Event::ConfigRead(plan), 1);
+    (core, acts)
+}
+
+#[test]
+fn a_standby_announces_no_vip_at_startup() {
+    // Without VRRP the service's VIP is announced by the first re-steer: the check below
+    // can fail.
+    let (plain, acts) = started_with(&MemStore::default(), read(KA));
+    let Some(Action::Resteer(cfg)) = acts.first() else {
+        panic!("{acts:?}");
+    };
+    assert!(announced(&plain, cfg).contains(&vip("10.0.0.1")));
+    assert!(!acts.iter().any(|a| matches!(a, Action::StartVrrp(_))));
+
+    let (core, acts) = started_with(&MemStore::default(), read_vrrp(KA, vec![vi_1()]));
+    match &acts[..] {
+        [Action::Resteer(cfg), Action::StartVrrp(v), Action::StartChecker(_)] => {
+            // Marked during the load itself, so before the driver executes any action.
+            assert!(
+                announced(&core, cfg).is_empty(),
+                "{:?}",
+                announced(&core, cfg)
+            );
+            assert_eq!(v.instances, [vi_1()]);
+        }
+        a => panic!("{a:?}"),
+    }
+    // rvsd starts its data path after the load, on this snapshot: silent too.
+    assert!(announced(&core, &core.config()).is_empty());
+    let vips = core.vip_ownership();
+    assert!(!vips.owns(vip("10.0.0.1")) && !vips.owns(vip("10.0.0.9")));
+    // Addresses no instance names stay as they were.
+    assert!(vips.owns(vip("10.0.0.2")));
+}
+
+#[test]
+fn a_transition_resteers_the_current_table() {
+    let (mut core, _) = started_with(&MemStore::default(), read_vrrp(KA, vec![vi_1()]));
+    // The runner makes VI_1 MASTER: it marks the VIPs owned, then tells the loop.
+    let vips = core.vip_ownership();
+    vips.set_owned(vip("10.0.0.1"), true);
+    let ev = VrrpEvent::Transition {
+        instance: "VI_1".into(),
+        from: rvs_vrrp::State::Backup,
+        to: rvs_vrrp::State::Master,
+        reason: "master down timer expired".into(),
+    };
+    let acts = core.handle::<u32>(Event::Vrrp(ev.clone()), 2);
+    match &acts[..] {
+        [Action::Resteer(cfg)] => {
+            assert!(Arc::ptr_eq(cfg, &core.config()), "the current table");
+            assert_eq!(announced(&core, cfg), BTreeSet::from([vip("10.0.0.1")]));
+        }
+        a => panic!("{a:?}"),
+    }
+    // Without a data path there is nothing to re-steer.
+    let mut bare = core_with(&MemStore::default(), true, false);
+    bare.start::<u32>();
+    bare.handle::<u32>(Event::ConfigRead(read_vrrp(KA, vec![vi_1()])), 1);
+    assert!(bare.handle::<u32>(Event::Vrrp(ev), 2).is_empty());
+}
+
+#[test]
+fn a_clean_stop_stops_vrrp_before_the_checker_and_the_exit() {
+    let (mut core, _) = started_with(&MemStore::default(), read_vrrp(KA, vec![vi_1()]));
+    for sig in [Signal::Term, Signal::Int] {
+        let acts = core.handle::<u32>(Event::Signal(sig), 2);
+        assert!(
+            matches!(
+                &acts[..],
+                [
+                    Action::StopVrrp,
+                    Action::StopChecker,
+                    Action::Exit { error: None }
+                ]
+            ),
+            "{acts:?}"
+        );
+    }
+    // Without VRRP, as before.
+    let (mut plain, _) = started_with(&MemStore::default(), read(KA));
+    let acts = plain.handle::<u32>(Event::Signal(Signal::Term), 2);
+    assert!(
+        matches!(
+            &acts[..],
+            [Action::StopChecker, Action::Exit { error: None }]
+        ),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn vrrp_status_is_the_runners_only_when_vrrp_runs() {
+    let (mut core, _) = started_with(&MemStore::default(), read_vrrp(KA, vec![vi_1()]));
+    let acts = request(&mut core, RequestBody::GetVrrpStatus, 2);
+    assert!(
+        matches!(&acts[..], [Action::ReplyVrrpStatus { to: 7 }]),
+        "{acts:?}"
+    );
+    for mut plain in [
+        started_with(&MemStore::default(), read(KA)).0,
+        core_with(&MemStore::default(), false, false),
+    ] {
+        let r = ask(&mut plain, RequestBody::GetVrrpStatus, 2);
+        assert!(
+            matches!(&r, Ok(Reply::VrrpStatus(l)) if l.is_empty()),
+            "{r:?}"
+        );
+    }
+}
+
+/// The actions of a reload with `plan`, minus the checker's update (asserted present).
+fn reload(core: &mut Core, plan: Result<Plan, KaError>, now: u64) -> Vec<Action<u32>> {
+    let mut acts = core.handle::<u32>(Event::ConfigRead(plan), now);
+    let Some(Action::UpdateChecker(_)) = acts.pop() else {
+        panic!("the checker's update last: {acts:?}");
+    };
+    acts
+}
+
+#[test]
+fn a_reload_reconfigures_starts_or_stops_vrrp() {
+    let store = MemStore::default();
+    let (mut core, _) = started_with(&store, read(KA));
+    let vips = core.vip_ownership();
+    // None -> some: the runner starts, the new VIPs silenced first.
+    let acts = reload(&mut core, read_vrrp(KA, vec![vi_1()]), 2);
+    assert!(
+        matches!(&acts[..], [Action::StartVrrp(v)] if v.instances == [vi_1()]),
+        "{acts:?}"
+    );
+    assert!(!vips.owns(vip("10.0.0.1")));
+    // VI_1 is MASTER now; a reload that adds VI_2 leaves VI_1's VIPs to the runner and
+    // silences VI_2's.
+    vips.set_owned(vip("10.0.0.1"), true);
+    let vi_2 = instance("VI_2", 52, &["10.0.0.2"], &[]);
+    let acts = reload(&mut core, read_vrrp(KA, vec![vi_1(), vi_2.clone()]), 3);
+    assert!(
+        matches!(&acts[..], [Action::ReconfigureVrrp(v)] if v.instances.len() == 2),
+        "{acts:?}"
+    );
+    assert!(vips.owns(vip("10.0.0.1")), "a MASTER keeps its VIPs");
+    assert!(!vips.owns(vip("10.0.0.2")));
+    // Dropping VI_2: its VIP is a plain address again once the runner released it.
+    let acts = reload(&mut core, read_vrrp(KA, vec![vi_1()]), 4);
+    match &acts[..] {
+        [Action::ReconfigureVrrp(v), Action::OwnVips(freed), Action::Resteer(_)] => {
+            assert_eq!(v.instances, [vi_1()]);
+            assert_eq!(freed, &[vip("10.0.0.2")]);
+        }
+        a => panic!("{a:?}"),
+    }
+    // Some -> none: the runner stops, every VIP it had is freed.
+    let acts = reload(&mut core, read(KA), 5);
+    match &acts[..] {
+        [Action::StopVrrp, Action::OwnVips(freed), Action::Resteer(_)] => {
+            assert_eq!(freed, &[vip("10.0.0.1"), vip("10.0.0.9")])
+        }
+        a => panic!("{a:?}"),
+    }
+    // After a stop, GetVrrpStatus no longer asks the (gone) runner.
+    let r = ask(&mut core, RequestBody::GetVrrpStatus, 6);
+    assert!(
+        matches!(&r, Ok(Reply::VrrpStatus(l)) if l.is_empty()),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_refused_reload_changes_no_vip_ownership() {
+    let store = MemStore::default();
+    let (mut core, _) = started_with(&store, read(KA));
+    let vips = core.vip_ownership();
+    // The new file changes the table, and its save fails: refused whole.
+    store.set_failing(true);
+    let edited = KA.replace("lb_algo rr", "lb_algo wlc");
+    let acts = core.handle::<u32>(Event::ConfigRead(read_vrrp(&edited, vec![vi_1()])), 2);
+    assert!(acts.is_empty(), "{acts:?}");
+    assert!(vips.owns(vip("10.0.0.1")) && vips.owns(vip("10.0.0.9")));
+    assert_eq!(vips.not_owned().len(), 0);
+    // At startup, a refused file stops rvsd before VRRP starts.
+    let failing = MemStore::default();
+    failing.set_failing(true);
+    let (_, acts) = started_with(&failing, read_vrrp(KA, vec![vi_1()]));
+    assert!(
+        matches!(&acts[..], [Action::Exit { error: Some(_) }]),
         "{acts:?}"
     );
 }
