@@ -14,8 +14,8 @@ pub mod kernel;
 pub mod local;
 pub mod shm;
 pub mod steer;
-pub mod worker;
 pub mod vrrp;
+pub mod worker;
 
 pub use datapath::{DataPath, IoMode};
 pub use kernel::KernelNet;
