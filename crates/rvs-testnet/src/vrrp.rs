@@ -49,15 +49,16 @@ pub fn director_addr6(i: usize) -> String {
 #[derive(Debug, Clone)]
 pub struct VrrpOpts {
     pub real_servers: usize,
-    /// nginx on each director, answering `d1`/`d2` on port 80 (IPv4 and IPv6).
-    pub director_nginx: bool,
+    /// nginx on director `i`, answering `d1`/`d2` on port 80 (IPv4 and IPv6): where
+    /// keepalived, not rvsd, serves the VIP.
+    pub director_nginx: [bool; 2],
 }
 
 impl Default for VrrpOpts {
     fn default() -> Self {
         VrrpOpts {
             real_servers: 2,
-            director_nginx: false,
+            director_nginx: [false; 2],
         }
     }
 }
@@ -89,6 +90,9 @@ pub fn lab(tag: &str, o: &VrrpOpts) -> Result<VrrpLab> {
     let mut dir_ports = Vec::new();
     let mut dir_nginx = Vec::new();
     for (i, d) in b.dirs.clone().iter().enumerate() {
+        // Link-local addresses are IPv6 adverts' sources: usable at once, not after DAD.
+        d.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
+        d.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
         dir_ports.push(b.switch_port(d, "eth0")?);
         d.addr("eth0", &format!("{}/24", director_addr(i)))?;
         d.addr("eth0", &format!("{}/64", director_addr6(i)))?;
@@ -96,7 +100,7 @@ pub fn lab(tag: &str, o: &VrrpOpts) -> Result<VrrpLab> {
         // rvs forwards DR itself; the kernel must not route what reaches it.
         d.sysctl("net.ipv4.ip_forward", "0")?;
         d.sysctl("net.ipv6.conf.all.forwarding", "0")?;
-        dir_nginx.push(match o.director_nginx {
+        dir_nginx.push(match o.director_nginx[i] {
             true => Some(d.nginx(&DUAL_STACK_80, &format!("d{}", i + 1))?),
             false => None,
         });
@@ -378,6 +382,29 @@ pub fn flush_neigh(ns: &Ns, addr: &str) -> Result<()> {
     ns.ip(&["neigh", "flush", "to", addr]).map(drop)
 }
 
+/// `tcpdump -l -n -e -i IFACE FILTER` in `ns`, started once it listens; read its lines
+/// with [`Proc::stdout`].
+pub fn tcpdump(ns: &Ns, iface: &str, filter: &str) -> Result<Proc> {
+    let mut argv = vec!["tcpdump", "-l", "-n", "-e", "-i", iface];
+    argv.extend(filter.split_whitespace());
+    let mut p = ns.spawn(&argv)?;
+    p.wait_output("listening on", Duration::from_secs(5))?;
+    Ok(p)
+}
+
+/// The source MACs of the frames in a `tcpdump -n -e` text that claim `addr`: ARP replies
+/// for it, gratuitous ARP (a request from `addr` itself) and neighbour advertisements
+/// with it as target.
+pub fn claims(text: &str, addr: &str) -> Vec<String> {
+    let reply = format!("Reply {addr} is-at ");
+    let garp = format!("who-has {addr} tell {addr}");
+    let na = format!("neighbor advertisement, tgt is {addr},");
+    text.lines()
+        .filter(|l| l.contains(&reply) || l.contains(&garp) || l.contains(&na))
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect()
+}
+
 /// One instance of `rvsadm --vrrp-status` (keepalived's data-dump shape).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VrrpStatus {
@@ -593,6 +620,24 @@ mod tests {
         assert_eq!(g.gap, Duration::from_micros(1100));
         assert_eq!((g.lost, g.failed_after, g.succeeded_after), (2, 1, 1));
         assert!(failover_gap(&a, 3500, |_| true).is_err());
+    }
+
+    #[test]
+    fn finds_claims() {
+        let text =
+            "05:40:01.1 aa:aa:aa:aa:aa:01 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: \
+            Request who-has 10.0.0.100 tell 10.0.0.100, length 28\n\
+            05:40:01.2 aa:aa:aa:aa:aa:02 > aa:aa:aa:aa:aa:09, ethertype ARP (0x0806), length 42: \
+            Reply 10.0.0.100 is-at aa:aa:aa:aa:aa:02, length 28\n\
+            05:40:01.3 aa:aa:aa:aa:aa:09 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: \
+            Request who-has 10.0.0.100 tell 10.0.0.2, length 28\n\
+            05:40:01.4 aa:aa:aa:aa:aa:03 > 33:33:00:00:00:01, ethertype IPv6 (0x86dd), length 86: \
+            fd00::100 > ff02::1: ICMP6, neighbor advertisement, tgt is fd00::100, length 32\n";
+        assert_eq!(
+            claims(text, "10.0.0.100"),
+            ["aa:aa:aa:aa:aa:01", "aa:aa:aa:aa:aa:02"]
+        );
+        assert_eq!(claims(text, "fd00::100"), ["aa:aa:aa:aa:aa:03"]);
     }
 
     #[test]
