@@ -117,8 +117,9 @@ fn keepalived_baseline_failover() {
     let attempts = probe.finish().unwrap();
     let g = lab::failover_gap(&attempts, kill, |a| a.detail == "d2").unwrap();
     eprintln!(
-        "keepalived baseline (advert_int 1): failover gap {:?} ({} attempts lost, {} failed after)",
-        g.gap, g.lost, g.failed_after
+        "keepalived baseline (advert_int 1): failover gap {:.1} ms ({} attempts lost, {} failed after)",
+        g.gap.as_secs_f64() * 1e3,
+        g.lost, g.failed_after
     );
     assert_eq!(g.failed_after, 0, "the path stayed up after the failover");
     wait_neigh(&t, VIP, &macs[1], Duration::from_secs(2));
@@ -354,88 +355,60 @@ fn interop(c: Interop) {
     }
 }
 
-#[test]
-fn interop_v2_pass_multicast_rvs_master() {
-    interop(Interop {
-        tag: "i2r",
+/// v2 with PASS authentication, multicast, advert_int 1 (seed 002's instance).
+fn v2_pass(tag: &'static str, high: Side, io: &'static str) -> Interop {
+    Interop {
+        tag,
         version: 2,
         advert_int: "1",
         auth: true,
         unicast: false,
         ipv6: false,
-        high: Side::Rvs,
-        io: "afxdp",
-    });
+        high,
+        io,
+    }
+}
+
+/// v3, advert_int 0.1 (centiseconds on the wire), no authentication.
+fn v3(tag: &'static str, unicast: bool, ipv6: bool, high: Side, io: &'static str) -> Interop {
+    Interop {
+        version: 3,
+        advert_int: "0.1",
+        auth: false,
+        unicast,
+        ipv6,
+        ..v2_pass(tag, high, io)
+    }
+}
+
+#[test]
+fn interop_v2_pass_multicast_rvs_master() {
+    interop(v2_pass("i2r", Side::Rvs, "afxdp"));
 }
 
 #[test]
 fn interop_v2_pass_multicast_keepalived_master() {
-    interop(Interop {
-        tag: "i2k",
-        version: 2,
-        advert_int: "1",
-        auth: true,
-        unicast: false,
-        ipv6: false,
-        high: Side::Keepalived,
-        io: "afpacket",
-    });
+    interop(v2_pass("i2k", Side::Keepalived, "afpacket"));
 }
 
 #[test]
 fn interop_v3_unicast_rvs_master() {
-    interop(Interop {
-        tag: "iur",
-        version: 3,
-        advert_int: "0.1",
-        auth: false,
-        unicast: true,
-        ipv6: false,
-        high: Side::Rvs,
-        io: "afpacket",
-    });
+    interop(v3("iur", true, false, Side::Rvs, "afpacket"));
 }
 
 #[test]
 fn interop_v3_unicast_keepalived_master() {
-    interop(Interop {
-        tag: "iuk",
-        version: 3,
-        advert_int: "0.1",
-        auth: false,
-        unicast: true,
-        ipv6: false,
-        high: Side::Keepalived,
-        io: "afxdp",
-    });
+    interop(v3("iuk", true, false, Side::Keepalived, "afxdp"));
 }
 
 #[test]
 fn interop_v3_ipv6_rvs_master() {
-    interop(Interop {
-        tag: "i6r",
-        version: 3,
-        advert_int: "0.1",
-        auth: false,
-        unicast: false,
-        ipv6: true,
-        high: Side::Rvs,
-        io: "afxdp",
-    });
+    interop(v3("i6r", false, true, Side::Rvs, "afxdp"));
 }
 
 #[test]
 fn interop_v3_ipv6_keepalived_master() {
-    interop(Interop {
-        tag: "i6k",
-        version: 3,
-        advert_int: "0.1",
-        auth: false,
-        unicast: false,
-        ipv6: true,
-        high: Side::Keepalived,
-        io: "afpacket",
-    });
+    interop(v3("i6k", false, true, Side::Keepalived, "afpacket"));
 }
 
 /// `nopreempt` on the higher priority, in both roles: the side with priority 200 and
@@ -704,8 +677,9 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
     let attempts = probe.finish().unwrap();
     let g = lab::failover_gap(&attempts, kill, |a| a.detail.starts_with("rs")).unwrap();
     eprintln!(
-        "rvs {owner} {io} (advert_int 1): failover gap {:?} ({} attempts lost, {} failed after, {} ok after)",
-        g.gap, g.lost, g.failed_after, g.succeeded_after
+        "rvs {owner} {io} (advert_int 1): failover gap {:.1} ms ({} attempts lost, {} failed after, {} ok after)",
+        g.gap.as_secs_f64() * 1e3,
+        g.lost, g.failed_after, g.succeeded_after
     );
     wait_neigh(&t, lab::VIP, &macs[1], Duration::from_secs(3));
     assert!(lab::has_addr(&t.dirs[1], "eth0", lab::VIP).unwrap() == kernel);
@@ -786,8 +760,9 @@ fn failover_v3_fast_and_nopreempt_recovery() {
     let attempts = probe.finish().unwrap();
     let g = lab::failover_gap(&attempts, kill, |a| a.detail.starts_with("rs")).unwrap();
     eprintln!(
-        "rvs engine afxdp (v3 advert_int 0.1): failover gap {:?} ({} attempts lost, {} failed after)",
-        g.gap, g.lost, g.failed_after
+        "rvs engine afxdp (v3 advert_int 0.1): failover gap {:.1} ms ({} attempts lost, {} failed after)",
+        g.gap.as_secs_f64() * 1e3,
+        g.lost, g.failed_after
     );
     assert_eq!(inst(&d2, "VI_3").state(), "MASTER");
 
@@ -972,4 +947,102 @@ fn forge_argv(send: &str, change: &[Change]) -> Vec<String> {
         }
     }
     argv
+}
+
+/// The advert send jitter, a bench (`scripts/bench-vrrp.sh` runs it, with
+/// `RVS_BENCH_SECS`, default 10): d1's rvsd is MASTER (v3, advert_int 0.1) and forwards
+/// DR; d1's adverts are timestamped at d2's switch port (tcpdump in the switch, so
+/// neither director's data path is in the way), idle and then while `wrk` drives the
+/// data path through d1. Prints the deviation of each inter-advert interval from
+/// advert_int: mean, p99, max. d2 must stay BACKUP throughout (no flapping).
+#[test]
+#[ignore = "a bench: scripts/bench-vrrp.sh runs it"]
+fn bench_advert_jitter() {
+    let secs: u64 = std::env::var("RVS_BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let t = vrrp_lab("bji", [false; 2]);
+    let io = std::env::var("RVS_BENCH_IO").unwrap_or_else(|_| "afxdp".into());
+    let conf = |i: usize| {
+        let mut inst = Instance::new("VI_J", 81, if i == 0 { 200 } else { 100 }, &[lab::VIP]);
+        inst.version = 3;
+        inst.advert_int = "0.1".into();
+        rvs_conf(&format!("jit{i}"), &inst, "")
+    };
+    let d1 = rvs_start(&t, 0, &io, &conf(0));
+    let d2 = rvs_start(&t, 1, &io, &conf(1));
+    wait_rvs_state(&d1, "VI_J", "MASTER", elect(0.1));
+    wait_rvs_state(&d2, "VI_J", "BACKUP", elect(0.1));
+    let became = inst(&d2, "VI_J").num("Became master");
+    let filter = format!("ip proto 112 and src host {}", lab::director_addr(0));
+    let measure = |what: &str, load: bool| {
+        let cap =
+            t.sw.spawn(&[
+                "tcpdump",
+                "-l",
+                "-n",
+                "-tt",
+                "--time-stamp-precision=micro",
+                "-i",
+                &t.dir_ports[1],
+                &filter,
+            ])
+            .unwrap();
+        let url = format!("http://{}/", lab::VIP);
+        let rps = match load {
+            true => {
+                let r = t
+                    .client
+                    .wrk(&url, 2, 64, Duration::from_secs(secs))
+                    .unwrap();
+                format!("{:.0} req/s", r.requests_per_sec)
+            }
+            false => {
+                // Idle: the same span with no load.
+                let n = secs * 10;
+                let got = inst(&d2, "VI_J").num("Adverts received");
+                wait_rvs(
+                    &d2,
+                    "VI_J",
+                    "idle adverts",
+                    Duration::from_secs(secs * 3),
+                    |s| s.num("Adverts received") >= got + n,
+                );
+                "idle".into()
+            }
+        };
+        let mut cap = cap;
+        cap.stop().unwrap();
+        let stamps: Vec<f64> = cap
+            .stdout()
+            .lines()
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect();
+        let mut dev: Vec<f64> = stamps
+            .windows(2)
+            .map(|w| ((w[1] - w[0]) - 0.1).abs() * 1e3)
+            .collect();
+        assert!(
+            dev.len() > 10,
+            "{what}: too few adverts captured: {}",
+            cap.log()
+        );
+        dev.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let mean = dev.iter().sum::<f64>() / dev.len() as f64;
+        let p99 = dev[(dev.len() * 99 / 100).min(dev.len() - 1)];
+        eprintln!(
+            "advert jitter {what} ({rps}, {io}): {} intervals, deviation from 100 ms: mean {mean:.3} ms, p99 {p99:.3} ms, max {:.3} ms",
+            dev.len(),
+            dev[dev.len() - 1]
+        );
+    };
+    measure("idle", false);
+    measure("under load", true);
+    let s = inst(&d2, "VI_J");
+    assert_eq!(
+        (s.state(), s.num("Became master")),
+        ("BACKUP", became),
+        "d2 never took over: {s:?}"
+    );
 }
