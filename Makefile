@@ -7,7 +7,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 LEGACYDIR ?= $(PREFIX)/libexec/initscripts/legacy-actions
 FUZZ_SECONDS ?= 600
 
-.PHONY: test deps demo bench-e2e fuzz-decap fuzz-keepalived build bench-engine bench-restore fuzz-wire fuzz-engine fuzz-replay fmt install
+.PHONY: test deps demo bench-e2e fuzz-decap fuzz-keepalived build bench-engine bench-restore fuzz-wire fuzz-vrrp fuzz-engine fuzz-replay fmt install
 
 build:
 	$(CARGO) build --workspace
@@ -37,6 +37,7 @@ bench-e2e:
 fuzz-replay:
 	$(CARGO) test -p rvs-engine --test fuzz_replay
 	$(CARGO) test -p rvs-wire --test no_panic
+	$(CARGO) test -p rvs-wire --test fuzz_vrrp
 
 bench-engine:
 	$(CARGO) bench -p rvs-engine --bench engine
@@ -46,6 +47,9 @@ bench-restore:
 
 fuzz-wire:
 	cd fuzz && $(CARGO) +nightly fuzz run wire -- -max_total_time=$(FUZZ_SECONDS)
+
+fuzz-vrrp:
+	cd fuzz && $(CARGO) +nightly fuzz run vrrp -- -max_total_time=$(FUZZ_SECONDS)
 
 fuzz-engine:
 	cd fuzz && $(CARGO) +nightly fuzz run engine -- -max_total_time=$(FUZZ_SECONDS)

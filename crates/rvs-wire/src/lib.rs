@@ -38,6 +38,7 @@ pub mod ndisc;
 pub mod sctp;
 pub mod tcp;
 pub mod udp;
+pub mod vrrp;
 
 pub use frame::{parse_frame, parse_inner_ip, parse_ip, Frag, FrameInfo, L3};
 pub use icmpv4::emit_icmpv4_error;
@@ -97,6 +98,8 @@ pub mod ip_proto {
     pub const NONE: u8 = 59;
     /// IPv6 destination options.
     pub const DSTOPTS: u8 = 60;
+    /// VRRP (RFC 3768, RFC 5798).
+    pub const VRRP: u8 = 112;
     /// SCTP.
     pub const SCTP: u8 = 132;
 }
