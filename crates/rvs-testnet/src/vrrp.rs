@@ -125,7 +125,7 @@ impl VrrpLab {
     /// Drops VRRP (IP protocol 112, IPv4 and IPv6) in the switch: the directors stop
     /// hearing each other, everything else still flows.
     pub fn block_vrrp(&self) -> Result<()> {
-        let rules = "table bridge rvs_vrrp_block {\n  chain fwd {\n    \
+        let rules = "table bridge rvs_vrrp_block {\n  chain block {\n    \
             type filter hook forward priority 0; policy accept;\n    \
             ip protocol 112 counter drop\n    ip6 nexthdr 112 counter drop\n  }\n}\n";
         let path = self.lab.dir().join("vrrp-block.nft");

@@ -125,6 +125,38 @@ fn keepalived_baseline_failover() {
     wait_neigh(&t, VIP, &macs[1], Duration::from_secs(2));
 }
 
+/// The lab's advert block, checked with keepalived on both directors (v3 IPv6, advert_int
+/// 0.1): blocked, both are MASTER and hold the VIP; unblocked, the lower priority goes
+/// back to BACKUP. The rvs split-brain test relies on this block.
+#[test]
+fn keepalived_split_brain_lab_ipv6() {
+    let t = vrrp_lab("kas", [false; 2]);
+    let mut ka = Vec::new();
+    let mut states = Vec::new();
+    for (i, prio) in [(0usize, 200u8), (1, 100)] {
+        let name = format!("ka{}", i + 1);
+        let (script, state) = lab::notify_script(&t.lab, &name).unwrap();
+        let mut inst = Instance::new("VI_6", 66, prio, &[VIP6]);
+        inst.version = 3;
+        inst.advert_int = "0.1".into();
+        inst.notify = Some(script);
+        let conf = ka_global(&name) + &inst.render();
+        ka.push(Keepalived::start(&t.lab, &t.dirs[i], &name, &conf).unwrap());
+        states.push(state);
+    }
+    wait_notified(&states[0], "MASTER", elect(0.1), || ka[0].log());
+    wait_notified(&states[1], "BACKUP", elect(0.1), || ka[1].log());
+    t.block_vrrp().unwrap();
+    wait_notified(&states[1], "MASTER", elect(0.1), || ka[1].log());
+    assert_eq!(lab::notified_state(&states[0]).as_deref(), Some("MASTER"));
+    assert!(lab::has_addr(&t.dirs[0], "eth0", VIP6).unwrap());
+    assert!(lab::has_addr(&t.dirs[1], "eth0", VIP6).unwrap());
+    assert!(t.vrrp_blocked().unwrap() > 0, "the block dropped adverts");
+    t.unblock_vrrp().unwrap();
+    wait_notified(&states[1], "BACKUP", elect(0.1), || ka[1].log());
+    assert_eq!(lab::notified_state(&states[0]).as_deref(), Some("MASTER"));
+}
+
 // ---------------------------------------------------------------------------------------
 // rvsd as a VRRP router.
 
