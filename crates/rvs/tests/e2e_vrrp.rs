@@ -22,7 +22,7 @@ mod e2e;
 use e2e::*;
 use rvs_testnet::vrrp::{self as lab, Instance, Keepalived, VrrpLab, VrrpOpts, VrrpStatus};
 use rvs_testnet::vrrp::{VIP, VIP6};
-use rvs_testnet::wait_for;
+use rvs_testnet::{wait_for, Ns};
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -70,6 +70,39 @@ fn wait_neigh(t: &VrrpLab, addr: &str, mac: &str, limit: Duration) {
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Waits until `addr` is (`present`) or is not on eth0 of `ns` (`ip addr`): the VIP
+/// follows the state shortly after the state changes.
+fn wait_addr(ns: &Ns, addr: &str, present: bool, limit: Duration) {
+    let what = format!(
+        "{addr} {} on eth0 of {}",
+        if present { "present" } else { "absent" },
+        ns.name()
+    );
+    wait_for(&what, limit, || {
+        Ok(match lab::has_addr(ns, "eth0", addr)? == present {
+            true => ControlFlow::Break(()),
+            false => ControlFlow::Continue(String::new()),
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Waits until `url` answers, from the client, with a body that `pred` accepts (1 s per
+/// try: the client may still send to the previous MASTER's MAC until it learns).
+fn wait_body(t: &VrrpLab, url: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+    wait_for(&format!("{url} answering"), limit, || {
+        let o = t.client.run(&["curl", "-s", "--max-time", "1", url])?;
+        let body = String::from_utf8_lossy(&o.stdout).into_owned();
+        Ok(match pred(&body) {
+            true => ControlFlow::Break(body),
+            false => {
+                ControlFlow::Continue(format!("{body:?} {}", String::from_utf8_lossy(&o.stderr)))
+            }
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// keepalived vs keepalived, advert_int 1 (seed 002's instance, addresses translated):
@@ -329,31 +362,15 @@ fn interop(c: Interop) {
         wait_rvs_state(&d, "VI_1", "MASTER", elect(ai));
         wait_notified(&ka_state, "BACKUP", elect(ai), || ka.log());
         assert_eq!(inst(&d, "VI_1").num("Effective priority"), 200);
-        assert!(
-            lab::has_addr(&t.dirs[0], "eth0", vip).unwrap(),
-            "rvs MASTER holds the VIP (kernel owner)"
-        );
-        wait_for("keepalived released the VIP", elect(ai), || {
-            Ok(match lab::has_addr(&t.dirs[1], "eth0", vip)? {
-                false => ControlFlow::Break(()),
-                true => ControlFlow::Continue(ka.log()),
-            })
-        })
-        .unwrap();
-        let body = t.client.curl(&url).unwrap();
-        assert!(body.starts_with("rs"), "the VIP through rvs (DR): {body}");
+        // rvs MASTER holds the VIP (kernel owner), keepalived released it.
+        wait_addr(&t.dirs[0], vip, true, Duration::from_secs(2));
+        wait_addr(&t.dirs[1], vip, false, elect(ai));
+        wait_body(&t, &url, elect(ai), |b| b.starts_with("rs"));
         // A clean stop of rvs (priority 0): keepalived takes over.
         d.stop();
         wait_notified(&ka_state, "MASTER", elect(ai), || ka.log());
-        wait_for("the VIP through keepalived's director", elect(ai), || {
-            Ok(
-                match t.client.run(&["curl", "-s", "--max-time", "1", &url])? {
-                    o if o.stdout == b"d2\n" => ControlFlow::Break(()),
-                    o => ControlFlow::Continue(String::from_utf8_lossy(&o.stdout).into()),
-                },
-            )
-        })
-        .unwrap();
+        wait_addr(&t.dirs[0], vip, false, Duration::from_secs(2));
+        wait_body(&t, &url, elect(ai), |b| b == "d2\n");
     } else {
         d = rvs_start(&t, 0, c.io, &rvs_conf);
         wait_rvs_state(&d, "VI_1", "MASTER", elect(ai));
@@ -366,24 +383,13 @@ fn interop(c: Interop) {
             let master = lab::director_addr(1);
             assert_eq!(s.get("Master router"), Some(master.as_str()), "{s:?}");
         }
-        assert!(
-            !lab::has_addr(&t.dirs[0], "eth0", vip).unwrap(),
-            "rvs BACKUP released the VIP"
-        );
-        let body = t.client.curl(&url).unwrap();
-        assert_eq!(body, "d2\n", "the VIP through keepalived's director");
+        wait_addr(&t.dirs[0], vip, false, Duration::from_secs(2));
+        wait_body(&t, &url, elect(ai), |b| b == "d2\n");
         // A clean stop of keepalived (it sends priority 0 too): rvs takes over.
         ka.proc.stop().unwrap();
         wait_rvs_state(&d, "VI_1", "MASTER", elect(ai));
-        wait_for("the VIP through rvs", elect(ai), || {
-            Ok(
-                match t.client.run(&["curl", "-s", "--max-time", "1", &url])? {
-                    o if o.stdout.starts_with(b"rs") => ControlFlow::Break(()),
-                    o => ControlFlow::Continue(String::from_utf8_lossy(&o.stdout).into()),
-                },
-            )
-        })
-        .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+        wait_addr(&t.dirs[0], vip, true, Duration::from_secs(2));
+        wait_body(&t, &url, elect(ai), |b| b.starts_with("rs"));
     }
 }
 
@@ -641,15 +647,10 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
         "{s2:?}"
     );
     let kernel = owner == "kernel";
-    assert_eq!(
-        lab::has_addr(&t.dirs[0], "eth0", lab::VIP).unwrap(),
-        kernel,
-        "d1's VIP in the kernel ({owner})"
-    );
-    assert!(
-        !lab::has_addr(&t.dirs[1], "eth0", lab::VIP).unwrap(),
-        "d2 (BACKUP) holds no VIP"
-    );
+    // d1's VIP is in the kernel in kernel mode only; d2 (BACKUP) holds none.
+    wait_addr(&t.dirs[0], lab::VIP, kernel, Duration::from_secs(2));
+    assert!(!lab::has_addr(&t.dirs[1], "eth0", lab::VIP).unwrap());
+    wait_body(&t, &url, elect(1.0), |b| b.starts_with("rs"));
     let cap = lab::tcpdump(&t.client, "eth0", "arp or icmp6").unwrap();
     for _ in 0..3 {
         lab::flush_neigh(&t.client, lab::VIP).unwrap();
@@ -714,7 +715,7 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
         g.lost, g.failed_after, g.succeeded_after
     );
     wait_neigh(&t, lab::VIP, &macs[1], Duration::from_secs(3));
-    assert!(lab::has_addr(&t.dirs[1], "eth0", lab::VIP).unwrap() == kernel);
+    wait_addr(&t.dirs[1], lab::VIP, kernel, Duration::from_secs(2));
 
     // 3. Recovery: d1 returns and preempts; the client learns d1's MAC from its
     // gratuitous ARP, without asking (its entry for the VIP is fresh: REACHABLE).
@@ -722,7 +723,7 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
     wait_rvs_state(&d1, "VI_1", "MASTER", elect(1.0));
     wait_rvs_state(&d2, "VI_1", "BACKUP", elect(1.0));
     wait_neigh(&t, lab::VIP, &macs[0], Duration::from_secs(5));
-    assert!(t.client.curl(&url).unwrap().starts_with("rs"));
+    wait_body(&t, &url, Duration::from_secs(5), |b| b.starts_with("rs"));
 
     // 4. Clean stop: priority 0, d2 takes over after its skew time (0.6 s) instead of a
     // master-down interval (3.6 s).
@@ -738,10 +739,8 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
         s.num("Priority zero received") > got0,
         "the handover came from priority 0: {s:?}"
     );
-    assert!(
-        !lab::has_addr(&t.dirs[0], "eth0", lab::VIP).unwrap(),
-        "a stopped d1 released the VIP"
-    );
+    // A stopped d1 released the VIP (it is gone once rvsd has exited).
+    assert!(!lab::has_addr(&t.dirs[0], "eth0", lab::VIP).unwrap());
     wait_neigh(&t, lab::VIP, &macs[1], Duration::from_secs(5));
 }
 
@@ -924,11 +923,6 @@ fn forged_adverts() {
         assert_eq!(
             s.num("Released master"),
             before.num("Released master"),
-            "{reason}: {s:?}"
-        );
-        assert_eq!(
-            s.num("Adverts received"),
-            before.num("Adverts received"),
             "{reason}: {s:?}"
         );
     }
