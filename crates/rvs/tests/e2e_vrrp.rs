@@ -600,18 +600,32 @@ fn interop_track_script() {
 // ---------------------------------------------------------------------------------------
 // Two rvs directors.
 
-/// Seed 002's instance (addresses translated): d1 MASTER 200, d2 BACKUP 100, advert_int
-/// 1, PASS 1111.
-fn seed002(i: usize, owner: &str, nopreempt: bool) -> Instance {
-    let mut inst = Instance::new("VI_1", 51, if i == 0 { 200 } else { 100 }, &[lab::VIP]);
-    inst.master = i == 0 && !nopreempt;
-    inst.auth_pass = Some("1111".into());
-    inst.nopreempt = nopreempt;
-    inst.extra.push(format!("rvs_vip_owner {owner}"));
-    // One announcement burst a second after the first, so a recovery test sees the
-    // client learn within its deadline (keepalived's default waits 5 s).
-    inst.extra.push("garp_master_delay 1".into());
-    inst
+/// Seed 002's keepalived.conf, as the seed gives it (rvs-keepalived's fixture).
+const SEED002: &str = include_str!("../../rvs-keepalived/tests/fixtures/seed002_keepalived.conf");
+
+/// Seed 002's keepalived.conf for director `i`, translated to the lab: its `//` notes
+/// dropped (they are not keepalived syntax), eth1 → eth0, 10.1.1.100 → the VIP, the
+/// real servers 10.1.1.10/20 → 10.0.0.11/12; for d2 the edits the seed's notes ask for
+/// (state BACKUP, a lower priority, another router_id). `extra` lines go into the
+/// vrrp_instance.
+fn seed002_conf(i: usize, extra: &[&str]) -> String {
+    let mut s: String = SEED002
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or("").trim_end().to_string() + "\n")
+        .collect();
+    s = s
+        .replace("eth1", "eth0")
+        .replace("10.1.1.100", lab::VIP)
+        .replace("10.1.1.10 ", "10.0.0.11 ")
+        .replace("10.1.1.20 ", "10.0.0.12 ");
+    if i == 1 {
+        s = s
+            .replace("state MASTER", "state BACKUP")
+            .replace("priority 200", "priority 100")
+            .replace("LVS_MASTER", "LVS_BACKUP");
+    }
+    let extra: String = extra.iter().map(|l| format!("{l}\n")).collect();
+    s.replace("advert_int 1\n", &format!("advert_int 1\n{extra}"))
 }
 
 /// Seed 002 with two rvs directors (`owner`: kernel or engine):
@@ -628,7 +642,14 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
     let url = format!("http://{}/", lab::VIP);
     let macs: Vec<String> = t.dirs.iter().map(|d| d.mac("eth0").unwrap()).collect();
     let confs: Vec<String> = (0..2)
-        .map(|i| rvs_conf(&format!("LVS_{i}"), &seed002(i, owner, false), ""))
+        .map(|i| {
+            // One announcement burst a second after the first, so the recovery step sees
+            // the client learn within its deadline (keepalived's default waits 5 s).
+            seed002_conf(
+                i,
+                &[&format!("rvs_vip_owner {owner}"), "garp_master_delay 1"],
+            )
+        })
         .collect();
     // The client learns from gratuitous ARP for an address it has an entry for (Linux
     // updates existing entries); arp_accept lets it create one too.
