@@ -657,7 +657,9 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
         .sysctl("net.ipv4.conf.eth0.arp_accept", "1")
         .unwrap();
 
-    // 1. Election.
+    // 1. Election. The capture runs from before either rvsd starts: a standby is silent
+    // from its first moment.
+    let cap = lab::tcpdump(&t.client, "eth0", "arp or icmp6").unwrap();
     let mut d1 = rvs_start(&t, 0, io, &confs[0]);
     let d2 = rvs_start(&t, 1, io, &confs[1]);
     wait_rvs_state(&d1, "VI_1", "MASTER", elect(1.0));
@@ -672,7 +674,6 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
     wait_addr(&t.dirs[0], lab::VIP, kernel, Duration::from_secs(2));
     assert!(!lab::has_addr(&t.dirs[1], "eth0", lab::VIP).unwrap());
     wait_body(&t, &url, elect(1.0), |b| b.starts_with("rs"));
-    let cap = lab::tcpdump(&t.client, "eth0", "arp or icmp6").unwrap();
     for _ in 0..3 {
         lab::flush_neigh(&t.client, lab::VIP).unwrap();
         let body = t.client.curl(&url).unwrap();
@@ -711,6 +712,10 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
         macs[1]
     );
     drop(cap);
+    // The MASTER answers ping for the VIP (the kernel or, with engine ownership, rvs).
+    t.client
+        .exec(&["ping", "-c", "1", "-W", "2", lab::VIP])
+        .unwrap_or_else(|e| panic!("ping the VIP through d1: {e}"));
 
     // 2. Hard failover under probing.
     let to: SocketAddr = format!("{}:80", lab::VIP).parse().unwrap();
