@@ -238,6 +238,19 @@ fn rvs_restart(t: &VrrpLab, d: &mut Director, i: usize, conf: &str) {
     d.spawn();
 }
 
+/// SIGTERM to rvsd and wait for its exit, which must be clean. The lab's `Proc::stop`
+/// sends SIGKILL after 1 s; a stop that hands VIPs over and detaches the data path on a
+/// loaded 2-core machine gets a longer bound here (the handover, not the exit's speed, is
+/// what these tests check).
+fn clean_stop(d: &mut Director) {
+    let mut p = d.proc.take().expect("rvsd running");
+    p.signal(rvs_testnet::Signal::TERM).unwrap();
+    let st = p
+        .wait(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("rvsd exiting on SIGTERM: {e}"));
+    assert!(st.success(), "rvsd stop: {st}\n{}", p.log());
+}
+
 /// `rvsadm --vrrp-status`, parsed.
 fn status(d: &Director) -> Vec<VrrpStatus> {
     let o = Command::new(RVSADM)
@@ -376,7 +389,7 @@ fn interop(c: Interop) {
         wait_addr(&t.dirs[1], vip, false, elect(ai));
         wait_body(&t, &url, elect(ai), |b| b.starts_with("rs"));
         // A clean stop of rvs (priority 0): keepalived takes over.
-        d.stop();
+        clean_stop(&mut d);
         wait_notified(&ka_state, "MASTER", elect(ai), || ka.log());
         wait_addr(&t.dirs[0], vip, false, Duration::from_secs(2));
         wait_body(&t, &url, elect(ai), |b| b == "d2\n");
@@ -508,7 +521,7 @@ fn interop_nopreempt() {
     );
     // 2. The reverse: keepalived (100) is MASTER; rvs (200, nopreempt) joins and stays
     // BACKUP.
-    d.stop();
+    clean_stop(&mut d);
     wait_notified(&ka_state, "MASTER", elect(0.1), || ka.log());
     ka.proc.stop().unwrap();
     let mut ka_inst = base(100, false);
@@ -759,7 +772,7 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
     // master-down interval (3.6 s).
     let got0 = inst(&d2, "VI_1").num("Priority zero received");
     let t0 = Instant::now();
-    d1.stop();
+    clean_stop(&mut d1);
     let s = wait_rvs_state(&d2, "VI_1", "MASTER", elect(1.0));
     eprintln!(
         "rvs {owner} {io}: clean stop handed over in {:?} (skew time 0.61 s)",
