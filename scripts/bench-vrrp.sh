@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench-vrrp` (scripts/bench-vrrp.sh): the VRRP figures of issue 9, in the two-director lab of
+# `make bench-vrrp`: the VRRP figures of issue 9, in the two-director lab of
 # crates/rvs/tests/e2e_vrrp.rs (release builds). Needs root.
 #
 # 1. Failover gap: the master director is killed (SIGKILL) while a client opens a new
