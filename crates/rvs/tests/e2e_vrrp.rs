@@ -4,14 +4,21 @@
 //! - the baseline: keepalived against keepalived, the VIP served by nginx on the
 //!   directors, the master killed (SIGKILL) while a client opens a connection every 10 ms;
 //!   the gap it shows is the reference the rvs figures are compared with
-//!   (`scripts/bench-vrrp.sh` prints both);
+//!   (`scripts/bench-vrrp.sh` prints both); and the lab's advert block (nftables in the
+//!   switch) checked with keepalived on both sides;
 //! - interop with keepalived in both roles: election and preemption (v2 PASS multicast,
 //!   v3 unicast, v3 IPv6), `nopreempt`, a `track_script` priority change;
 //! - two rvs directors in seed 002's shape, VIPs owned by the kernel and by the engine:
 //!   the standby never claims the VIP, hard failover (SIGKILL) under probing, recovery
 //!   with gratuitous ARP the client learns, a clean stop (priority 0);
 //! - v3 `advert_int 0.1`: hard failover and recovery with `nopreempt`;
-//! - split brain with adverts blocked by nftables, and forged adverts from a namespace.
+//! - split brain with adverts blocked by nftables, and forged adverts from a namespace
+//!   (`rvs-vrrp-send`).
+//!
+//! A "kill" kills the director's software, never the box: rvsd (VRRP and data path
+//! together) or keepalived with the nginx it fronts. Its kernel keeps what it had (a
+//! kernel-owned VIP stays on the interface, as after a real keepalived crash), so the
+//! client keeps failing until it follows the new MASTER's gratuitous ARP.
 //!
 //! Every wait is a deadline poll on observable state (a notify file, `ip addr`, the
 //! client's neighbour table, `rvsadm --vrrp-status`); the deadlines are generous bounds
