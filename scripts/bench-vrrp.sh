@@ -40,8 +40,9 @@ done
 echo
 echo "== summary (failover gap, median of $ROUNDS rounds)"
 # Lines: "<label>: failover gap <ms> ms (...)".
+# (cargo test -q's progress dots may precede a line.)
 grep -E 'failover gap [0-9.]+ ms' "$LOG" |
-    sed -E 's/^(.*): failover gap ([0-9.]+) ms.*/\2\t\1/' |
+    sed -E 's/^\.*//; s/^(.*): failover gap ([0-9.]+) ms.*/\2\t\1/' |
     awk -F'\t' '
         { v[$2] = v[$2] " " $1 }
         END {
@@ -65,4 +66,4 @@ grep -E 'failover gap [0-9.]+ ms' "$LOG" |
             for (k in m) if (k ~ /advert_int 0.1/)
                 printf "%-45s %s\n", k, (m[k] < 500 ? "under 500 ms: meets the target" : "over 500 ms: misses the target")
         }' | sort
-grep -E 'advert jitter' "$LOG" || echo "no jitter figures (see the log above)"
+grep -E 'advert jitter' "$LOG" | sed -E 's/^\.*//' || echo "no jitter figures (see the log above)"
