@@ -7,7 +7,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 LEGACYDIR ?= $(PREFIX)/libexec/initscripts/legacy-actions
 FUZZ_SECONDS ?= 600
 
-.PHONY: test deps demo bench-e2e fuzz-decap fuzz-keepalived build bench-engine bench-restore fuzz-wire fuzz-vrrp fuzz-engine fuzz-replay fmt install
+.PHONY: test deps demo bench-e2e bench-vrrp fuzz-decap fuzz-keepalived build bench-engine bench-restore fuzz-wire fuzz-vrrp fuzz-engine fuzz-replay fmt install
 
 build:
 	$(CARGO) build --workspace
@@ -33,6 +33,11 @@ demo:
 # rvs (AF_XDP, AF_PACKET) against nftables DNAT, HAProxy and the direct path, one run.
 bench-e2e:
 	scripts/bench-e2e.sh
+
+# VRRP failover gaps (rvs against keepalived in the same run) and the advert send jitter
+# under forwarding load, in the two-director lab (root).
+bench-vrrp:
+	scripts/bench-vrrp.sh
 
 fuzz-replay:
 	$(CARGO) test -p rvs-engine --test fuzz_replay

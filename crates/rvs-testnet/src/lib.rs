@@ -26,7 +26,8 @@
 //!
 //! Workspace binaries (`rvs-udp`, `rvsd`, …) are found with [`workspace_bin`]. The
 //! seeds' topologies (LVS/NAT, LVS/DR), as the e2e tests and the e2e bench use them, are
-//! in [`topo`].
+//! in [`topo`]; the two-director VRRP lab, keepalived as a peer and the failover prober
+//! are in [`vrrp`].
 //!
 //! Tests wait for state, never for time: [`wait_for`] polls an observable state (a
 //! listing, a log line, a file) until it holds or a deadline passes.
@@ -35,6 +36,7 @@
 
 mod error;
 pub mod topo;
+pub mod vrrp;
 
 pub use error::{Error, Result};
 pub use rustix::process::Signal;

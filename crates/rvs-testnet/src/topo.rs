@@ -72,8 +72,8 @@ impl NatOpts {
 /// the inside, a bridge in namespace `sw` (`dir` eth1 – p0, `rsN` eth0 – pN). The
 /// director's kernel forwards nothing (ip_forward 0): the negative control.
 pub fn nat(tag: &str, o: &NatOpts) -> Result<Topo> {
-    let mut b = Builder::new(tag)?;
-    let (client, dir) = (b.client.clone(), b.dir.clone());
+    let mut b = Builder::new(tag, &["dir"])?;
+    let (client, dir) = (b.client.clone(), b.dirs[0].clone());
     b.lab
         .veth((&client, "eth0"), (&dir, "eth0"), VethOpts::default())?;
     b.switch_port(&dir, "eth1")?;
@@ -115,8 +115,8 @@ pub fn nat(tag: &str, o: &NatOpts) -> Result<Topo> {
 /// real servers hold `vips` on `lo` and, as the seeds do, do not answer ARP for them
 /// (arp_ignore=1, arp_announce=2); nginx listens on port 80 (IPv4 and IPv6).
 pub fn dr(tag: &str, real_servers: usize, vips: &[&str]) -> Result<Topo> {
-    let mut b = Builder::new(tag)?;
-    let (client, dir) = (b.client.clone(), b.dir.clone());
+    let mut b = Builder::new(tag, &["dir"])?;
+    let (client, dir) = (b.client.clone(), b.dirs[0].clone());
     b.switch_port(&client, "eth0")?;
     b.switch_port(&dir, "eth0")?;
     client.addr("eth0", &format!("{CLIENT}/24"))?;
@@ -126,7 +126,57 @@ pub fn dr(tag: &str, real_servers: usize, vips: &[&str]) -> Result<Topo> {
     dir.addr("eth0", "fd00::1/64")?;
     dir.sysctl("net.ipv4.ip_forward", "0")?;
     for i in 0..real_servers {
-        let r = b.real_server(i)?;
+        b.dr_real_server(i, vips)?;
+    }
+    b.finish()
+}
+
+/// What the topologies share: namespaces `cl`, the directors (`dir`, or `d1` and `d2`)
+/// and `sw` (the switch: a bridge of ports p0, p1, …), and real servers `rsN` on port pN.
+pub(crate) struct Builder {
+    pub(crate) lab: Lab,
+    pub(crate) client: Ns,
+    pub(crate) dirs: Vec<Ns>,
+    pub(crate) sw: Ns,
+    pub(crate) ports: Vec<String>,
+    pub(crate) rs: Vec<Ns>,
+    pub(crate) nginx: Vec<Proc>,
+}
+
+impl Builder {
+    pub(crate) fn new(tag: &str, dirs: &[&str]) -> Result<Builder> {
+        let lab = Lab::new(tag)?;
+        Ok(Builder {
+            client: lab.ns("cl")?,
+            dirs: dirs.iter().map(|d| lab.ns(d)).collect::<Result<_>>()?,
+            sw: lab.ns("sw")?,
+            lab,
+            ports: Vec::new(),
+            rs: Vec::new(),
+            nginx: Vec::new(),
+        })
+    }
+
+    /// Plugs `iface` of `ns` into the next port of the switch; returns the port's name.
+    pub(crate) fn switch_port(&mut self, ns: &Ns, iface: &str) -> Result<String> {
+        let p = format!("p{}", self.ports.len());
+        self.lab
+            .veth((ns, iface), (&self.sw, &p), VethOpts::default())?;
+        self.ports.push(p.clone());
+        Ok(p)
+    }
+
+    /// Real server `i` (`rs{i+1}`), its eth0 on the switch.
+    fn real_server(&mut self, i: usize) -> Result<Ns> {
+        let r = self.lab.ns(&format!("rs{}", i + 1))?;
+        self.switch_port(&r, "eth0")?;
+        Ok(r)
+    }
+
+    /// DR real server `i` at [`dr_rs_addr`] and fd00::(11+i): `vips` on `lo`, not
+    /// answering ARP for them, nginx on port 80 (IPv4 and IPv6).
+    pub(crate) fn dr_real_server(&mut self, i: usize, vips: &[&str]) -> Result<()> {
+        let r = self.real_server(i)?;
         r.addr("eth0", &format!("{}/24", dr_rs_addr(i)))?;
         r.addr("eth0", &format!("fd00::{}/64", i + 11))?;
         for (k, v) in [
@@ -141,55 +191,7 @@ pub fn dr(tag: &str, real_servers: usize, vips: &[&str]) -> Result<Topo> {
             let plen = if vip.contains(':') { 128 } else { 32 };
             r.addr("lo", &format!("{vip}/{plen}"))?;
         }
-        let listen = [
-            SocketAddr::from(([0, 0, 0, 0], 80)),
-            SocketAddr::from(([0u16; 8], 80)),
-        ];
-        b.serve(r, &listen)?;
-    }
-    b.finish()
-}
-
-/// What both topologies share: namespaces `cl`, `dir` and `sw` (the switch: a bridge of
-/// ports p0, p1, …), and real servers `rsN` on port pN.
-struct Builder {
-    lab: Lab,
-    client: Ns,
-    dir: Ns,
-    sw: Ns,
-    ports: Vec<String>,
-    rs: Vec<Ns>,
-    nginx: Vec<Proc>,
-}
-
-impl Builder {
-    fn new(tag: &str) -> Result<Builder> {
-        let lab = Lab::new(tag)?;
-        Ok(Builder {
-            client: lab.ns("cl")?,
-            dir: lab.ns("dir")?,
-            sw: lab.ns("sw")?,
-            lab,
-            ports: Vec::new(),
-            rs: Vec::new(),
-            nginx: Vec::new(),
-        })
-    }
-
-    /// Plugs `iface` of `ns` into the next port of the switch.
-    fn switch_port(&mut self, ns: &Ns, iface: &str) -> Result<()> {
-        let p = format!("p{}", self.ports.len());
-        self.lab
-            .veth((ns, iface), (&self.sw, &p), VethOpts::default())?;
-        self.ports.push(p);
-        Ok(())
-    }
-
-    /// Real server `i` (`rs{i+1}`), its eth0 on the switch.
-    fn real_server(&mut self, i: usize) -> Result<Ns> {
-        let r = self.lab.ns(&format!("rs{}", i + 1))?;
-        self.switch_port(&r, "eth0")?;
-        Ok(r)
+        self.serve(r, &DUAL_STACK_80)
     }
 
     /// Complete checksums on what the real server sends, and nginx answering its name.
@@ -201,15 +203,26 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(self) -> Result<Topo> {
+    /// Bridges the switch's ports.
+    pub(crate) fn bridge(&self) -> Result<()> {
         let refs: Vec<&str> = self.ports.iter().map(String::as_str).collect();
-        self.lab.bridge(&self.sw, "br0", &refs)?;
+        self.lab.bridge(&self.sw, "br0", &refs)
+    }
+
+    fn finish(mut self) -> Result<Topo> {
+        self.bridge()?;
         Ok(Topo {
             nginx: self.nginx,
             client: self.client,
-            dir: self.dir,
+            dir: self.dirs.remove(0),
             rs: self.rs,
             lab: self.lab,
         })
     }
 }
+
+/// nginx on port 80, IPv4 and IPv6.
+pub(crate) const DUAL_STACK_80: [SocketAddr; 2] = [
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 80),
+    SocketAddr::new(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 80),
+];

@@ -41,6 +41,19 @@ impl Director {
     }
 
     pub fn start_with(lab: &Lab, ns: &Ns, ifaces: &[&str], io: &str, extra: &[&str]) -> Director {
+        Self::start_named(lab, ns, "", ifaces, io, extra)
+    }
+
+    /// Like [`Director::start_with`], for one of several rvsd in a lab: `name` makes its
+    /// socket, state dir, conn shm and bpffs its own.
+    pub fn start_named(
+        lab: &Lab,
+        ns: &Ns,
+        name: &str,
+        ifaces: &[&str],
+        io: &str,
+        extra: &[&str],
+    ) -> Director {
         let bin = lab.dir().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         let ipvsadm = bin.join("ipvsadm");
@@ -50,14 +63,14 @@ impl Director {
         let mut d = Director {
             ns: ns.clone(),
             proc: None,
-            socket: lab.dir().join("rvsd.sock"),
+            socket: lab.dir().join(format!("rvsd{name}.sock")),
             ipvsadm,
             ifaces: ifaces.iter().map(|s| s.to_string()).collect(),
             io: io.to_string(),
-            state: lab.dir().join("state"),
+            state: lab.dir().join(format!("state{name}")),
             // The conn tables' shared memory, one per lab: tests run side by side.
-            shm: PathBuf::from(format!("/dev/shm/rvs-test-{}", lab.prefix())),
-            bpffs: lab.dir().join("bpf"),
+            shm: PathBuf::from(format!("/dev/shm/rvs-test-{}{name}", lab.prefix())),
+            bpffs: lab.dir().join(format!("bpf{name}")),
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         std::fs::create_dir_all(&d.bpffs).unwrap();
