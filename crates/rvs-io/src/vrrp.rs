@@ -101,6 +101,7 @@ impl CmdTx {
 /// without the priority-0 handover (as a crash would).
 pub struct VrrpRunner {
     cmd: CmdTx,
+    clock: Instant,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -124,6 +125,8 @@ impl VrrpRunner {
             tx,
             wake: Arc::new(wake),
         };
+        // One clock for the thread and `VrrpRunner::now`: the transitions' ages read right.
+        let clock = Instant::now();
         let links_tx = cmd.clone();
         let nl = Netlink::start(move |links| {
             links_tx.send(Cmd::Links(links));
@@ -148,7 +151,7 @@ impl VrrpRunner {
             reported: HashMap::new(),
             on_event: Box::new(on_event),
             cmd: cmd.clone(),
-            clock: Instant::now(),
+            clock,
             warned: HashMap::new(),
             inputs: VecDeque::new(),
         };
@@ -186,6 +189,7 @@ impl VrrpRunner {
         }
         Ok(VrrpRunner {
             cmd,
+            clock,
             thread: Some(thread),
         })
     }
@@ -208,7 +212,7 @@ impl VrrpRunner {
     /// Now on the runner's clock, the one [`InstanceStatus`]'s transitions are stamped on
     /// (`rvs_vrrp::status_lines` needs it for their ages).
     pub fn now(&self) -> u64 {
-        unimplemented!()
+        self.clock.elapsed().as_millis() as u64
     }
 
     /// A clean stop: MASTERs send priority 0 and release their VIPs, notify_stop runs;
