@@ -4,8 +4,9 @@
 //!
 //! Timers (ms, `A` = our `advert_int`, `M` = Master_Adver_Interval, `P` = effective
 //! priority):
-//! - Skew_Time = ((256 - P) × M) / 256 and Master_Down_Interval = 3 × M + Skew_Time
-//!   (RFC 5798 6.1; for v2 `M` is always `A`, whole seconds);
+//! - v3: Skew_Time = ((256 - P) × M) / 256 (RFC 5798 6.1); v2: Skew_Time = (256 - P) / 256
+//!   seconds whatever `A` is (RFC 3768 6.1, keepalived's `VRRP_TIMER_SKEW`); both:
+//!   Master_Down_Interval = 3 × M + Skew_Time (for v2 `M` is always `A`, whole seconds);
 //! - a BACKUP's master-down deadline is reset to now + Master_Down_Interval by every advert
 //!   it accepts, and set to now + Skew_Time by a priority-0 one; its expiry makes it MASTER
 //!   (unless a sync group holds it back);
@@ -159,7 +160,15 @@ impl Instance {
     }
 
     pub fn skew_ms(&self) -> u64 {
-        (256 - u64::from(self.eff_prio)) * self.master_adver_int_ms / 256
+        // v2 follows RFC 3768 and keepalived (`VRRP_TIMER_SKEW`: `(256 - P) * TIMER_HZ /
+        // 256`): the skew is a fraction of one second, not of the interval. Scaling it by a
+        // v2 `advert_int` above 1 s would make an rvs backup take over later than a
+        // keepalived one of the same priority, so mixed pairs could both claim MASTER.
+        let m = match self.cfg.version {
+            Version::V2 => 1000,
+            Version::V3 => self.master_adver_int_ms,
+        };
+        (256 - u64::from(self.eff_prio)) * m / 256
     }
 
     pub fn master_down_ms(&self) -> u64 {

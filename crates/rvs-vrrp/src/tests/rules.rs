@@ -138,6 +138,37 @@ fn skew_and_master_down_v2_and_v3() {
     assert_eq!(i.master_down_ms(), 1050 + 76);
 }
 
+/// RFC 3768 / keepalived's `VRRP_TIMER_SKEW`: a v2 skew is (256 - P) / 256 s whatever the
+/// advert interval; only Master_Down_Interval's 3 × A grows with it.
+#[test]
+fn v2_skew_is_a_fraction_of_one_second_at_any_interval() {
+    let mut c = inst("VI_1", 100, "10.0.0.1");
+    c.advert_int_cs = 300;
+    let mut r = Router::new(one(c), &[]);
+    assert_eq!(r.instances[0].skew_ms(), 609);
+    assert_eq!(r.instances[0].master_down_ms(), 9000 + 609);
+    r.start(0);
+    let adv = |p| {
+        advert_bytes(
+            Version::V2,
+            51,
+            p,
+            300,
+            &["10.0.0.100"],
+            "10.0.0.2",
+            "224.0.0.18",
+        )
+    };
+    rx(&mut r, &adv(150), "10.0.0.2", 255, 1000);
+    assert_eq!(r.instances[0].down_at(), Some(1000 + 9609));
+    rx(&mut r, &adv(0), "10.0.0.2", 255, 1500);
+    assert_eq!(
+        r.instances[0].down_at(),
+        Some(1500 + 609),
+        "priority 0: skew time"
+    );
+}
+
 #[test]
 fn v2_advert_interval_is_whole_seconds() {
     let mut c = inst("VI_1", 255, "10.0.0.1");
