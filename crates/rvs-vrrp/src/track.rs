@@ -218,8 +218,9 @@ pub fn evaluate(cfg: &InstanceConfig, t: &Tracking<'_>) -> (u8, Option<String>) 
         let (weight, reverse) = weight_of(tr, f.cfg.weight, f.cfg.reverse);
         let why = || format!("track file {} value {}", tr.name, f.value);
         if weight == 0 {
-            // keepalived: with weight 0 any non-zero value is a failure.
-            if f.value != 0 {
+            // keepalived (track_file.c): with weight 0 any non-zero value is a failure,
+            // and with `reverse` a zero value is.
+            if (f.value != 0) != reverse {
                 set_fault(why());
             }
             continue;

@@ -692,6 +692,60 @@ fn track_file_value_times_weight_and_fault_below_minus_253() {
     assert_eq!(r.poll_timeout(), Some(TRACK_FILE_POLL_MS));
 }
 
+/// keepalived's track_file.c: weight 0 means FAULT on a non-zero value, and with
+/// `reverse` on a zero one (the entry's `weight 0 reverse` overrides the file's own).
+#[test]
+fn track_file_weight_zero_reverse_faults_on_zero() {
+    let mut c = inst("VI_1", 100, "10.0.0.1");
+    c.track_files = vec![Tracked {
+        name: "f".into(),
+        weight: Some(0),
+        reverse: true,
+    }];
+    let cfg = VrrpConfig {
+        instances: vec![c],
+        track_files: vec![TrackFileConfig {
+            name: "f".into(),
+            path: "/run/f".into(),
+            weight: 10,
+            reverse: false,
+        }],
+        ..VrrpConfig::default()
+    };
+    let mut r = Router::new(cfg, &[]);
+    r.start(0);
+    r.handle(
+        Input::File {
+            name: "f",
+            value: 5,
+        },
+        10,
+    );
+    assert_eq!(state_of(&r, "VI_1"), State::Backup);
+    assert_eq!(
+        r.status()[0].effective_priority,
+        100,
+        "weight 0 never moves it"
+    );
+    r.handle(
+        Input::File {
+            name: "f",
+            value: 0,
+        },
+        20,
+    );
+    assert_eq!(state_of(&r, "VI_1"), State::Fault);
+    assert_eq!(r.status()[0].fault.as_deref(), Some("track file f value 0"));
+    r.handle(
+        Input::File {
+            name: "f",
+            value: -1,
+        },
+        30,
+    );
+    assert_eq!(state_of(&r, "VI_1"), State::Backup);
+}
+
 fn group_cfg() -> VrrpConfig {
     let a = inst("VI_1", 100, "10.0.0.1");
     let mut b = inst("VI_2", 100, "10.0.0.1");
