@@ -650,11 +650,11 @@ fn interface_down_is_fault_and_track_interface_weight() {
     assert!(!r.links.contains_key("other"));
 }
 
-#[test]
-fn track_file_value_times_weight_and_fault_below_minus_253() {
+/// VI_1 tracking `entry`, and track file `f` (/run/f, weight 10).
+fn file_cfg(entry: Tracked) -> VrrpConfig {
     let mut c = inst("VI_1", 100, "10.0.0.1");
-    c.track_files = vec![tracked("f", None)];
-    let cfg = VrrpConfig {
+    c.track_files = vec![entry];
+    VrrpConfig {
         instances: vec![c],
         track_files: vec![TrackFileConfig {
             name: "f".into(),
@@ -663,8 +663,12 @@ fn track_file_value_times_weight_and_fault_below_minus_253() {
             reverse: false,
         }],
         ..VrrpConfig::default()
-    };
-    let mut r = Router::new(cfg, &[]);
+    }
+}
+
+#[test]
+fn track_file_value_times_weight_and_fault_below_minus_253() {
+    let mut r = Router::new(file_cfg(tracked("f", None)), &[]);
     let acts = r.start(0);
     assert!(acts
         .iter()
@@ -696,23 +700,14 @@ fn track_file_value_times_weight_and_fault_below_minus_253() {
 /// `reverse` on a zero one (the entry's `weight 0 reverse` overrides the file's own).
 #[test]
 fn track_file_weight_zero_reverse_faults_on_zero() {
-    let mut c = inst("VI_1", 100, "10.0.0.1");
-    c.track_files = vec![Tracked {
-        name: "f".into(),
-        weight: Some(0),
-        reverse: true,
-    }];
-    let cfg = VrrpConfig {
-        instances: vec![c],
-        track_files: vec![TrackFileConfig {
+    let mut r = Router::new(
+        file_cfg(Tracked {
             name: "f".into(),
-            path: "/run/f".into(),
-            weight: 10,
-            reverse: false,
-        }],
-        ..VrrpConfig::default()
-    };
-    let mut r = Router::new(cfg, &[]);
+            weight: Some(0),
+            reverse: true,
+        }),
+        &[],
+    );
     r.start(0);
     r.handle(
         Input::File {
