@@ -138,7 +138,8 @@ pub struct InstanceConfig {
     /// `nopreempt`: a higher-priority BACKUP does not take over a live MASTER.
     pub nopreempt: bool,
     /// `preempt_delay` in ms (0..=1000 s): a BACKUP that would preempt waits this long
-    /// after it started before doing so.
+    /// before doing so, counted (as keepalived) from its start or its leaving FAULT, or
+    /// else from the first lower-priority advert after one of at least its priority.
     pub preempt_delay_ms: u64,
     /// `virtual_ipaddress`: the addresses carried in the advert (and owned on MASTER).
     pub vips: Vec<Vip>,

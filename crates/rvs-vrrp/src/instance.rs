@@ -20,9 +20,11 @@
 //!   answered with an advert at once (keepalived, "forcing new election"). Every non-zero
 //!   advert seen while MASTER counts `split_brain`, whichever side wins;
 //! - BACKUP accepts an advert (resets its deadline, records the master) when `nopreempt`,
-//!   when its priority is at least ours, or while `preempt_delay` (counted from the first
-//!   lower-priority advert) has not run out; otherwise the advert is ignored and the
-//!   deadline runs out: preemption.
+//!   when its priority is at least ours, or while `preempt_delay` has not run out;
+//!   otherwise the advert is ignored and the deadline runs out: preemption. As in
+//!   keepalived, the delay is armed on entering BACKUP from INIT (start) or FAULT, cleared
+//!   by an advert of at least our priority, and armed again by the next lower one when
+//!   cleared (`vrrp_state_backup`, `vrrp_init_state`, `vrrp_leave_fault`).
 //!
 //! VIPs: owned exactly while MASTER. Leaving MASTER releases them before any other action;
 //! entering MASTER sends an advert first (so the old master lets go), then takes them and
@@ -369,10 +371,14 @@ impl Instance {
         if self.state == State::Backup {
             return;
         }
+        let from = self.state;
         self.release(false, out);
         self.transition(State::Backup, now, reason, out);
         self.fault = None;
         self.stop_timers();
+        if matches!(from, State::Init | State::Fault) && self.cfg.preempt_delay_ms > 0 {
+            self.preempt_at = Some(now + self.cfg.preempt_delay_ms);
+        }
         self.master = None;
         self.master_priority = None;
         self.master_adver_int_ms = self.adver_int_ms();

@@ -369,8 +369,8 @@ fn preempt_delay_waits_before_preempting() {
     n.drive(40_000);
     assert_eq!(n.masters(), vec![1]);
     let t = n.entered(1, State::Master).unwrap();
-    // The delay starts at the first lower advert (≤ 1 s after start), and the deadline
-    // then runs from the last accepted advert.
+    // The delay starts when .2 starts (keepalived), and the deadline then runs from the
+    // last accepted advert.
     assert!(
         (10_000 + 10_000..=10_000 + 1_001 + 10_000 + down_ms(150)).contains(&t),
         "took over at {t}"

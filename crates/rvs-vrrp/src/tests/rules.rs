@@ -984,3 +984,46 @@ fn keepalived_adverts_are_accepted_and_ours_are_byte_identical() {
     assert_eq!(sends(&acts)[0].2, KA_V2_PASS);
     assert_eq!(sends(&m.shutdown(5000))[0].2, KA_V2_PASS_STOP);
 }
+
+/// keepalived arms `preempt_delay` when the instance starts: lower adverts are accepted
+/// until start + delay (not until the first lower advert + delay), then ignored.
+#[test]
+fn preempt_delay_counts_from_start() {
+    let mut c = inst("VI_1", 150, "10.0.0.1");
+    c.preempt_delay_ms = 10_000;
+    let mut r = backup_router(c);
+    for t in (1000..=12_000).step_by(1000) {
+        rx(&mut r, &v2(100, "10.0.0.2"), "10.0.0.2", 255, t);
+    }
+    // accepted up to 9000 (the delay runs out at 10 000), ignored from then on
+    let down = r.instances[0].master_down_ms();
+    assert_eq!(r.instances[0].down_at(), Some(9000 + down));
+    let acts = r.poll(9000 + down);
+    assert_eq!(transitions(&acts)[0].1, State::Master);
+}
+
+/// ... and again when it leaves FAULT.
+#[test]
+fn preempt_delay_is_armed_again_on_leaving_fault() {
+    let mut c = inst("VI_1", 150, "10.0.0.1");
+    c.preempt_delay_ms = 10_000;
+    let mut r = backup_router(c);
+    let link = |r: &mut Router, up, t| r.handle(Input::Link { iface: "eth0", up }, t);
+    link(&mut r, false, 20_000);
+    assert_eq!(state_of(&r, "VI_1"), State::Fault);
+    link(&mut r, true, 30_000);
+    assert_eq!(state_of(&r, "VI_1"), State::Backup);
+    let down = r.instances[0].master_down_ms();
+    rx(&mut r, &v2(100, "10.0.0.2"), "10.0.0.2", 255, 39_000);
+    assert_eq!(
+        r.instances[0].down_at(),
+        Some(39_000 + down),
+        "within the delay"
+    );
+    rx(&mut r, &v2(100, "10.0.0.2"), "10.0.0.2", 255, 40_000);
+    assert_eq!(
+        r.instances[0].down_at(),
+        Some(39_000 + down),
+        "delay over: ignored"
+    );
+}
