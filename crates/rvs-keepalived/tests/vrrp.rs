@@ -920,3 +920,13 @@ fn debian_vrrp_samples_are_typed() {
         "/usr/local/bin/vrrp.sh  FAULT  VI_1"
     );
 }
+
+/// Review 8: rvs does not drop packets to the VIPs, so `no_accept` says so at its line.
+#[test]
+fn no_accept_is_a_warning() {
+    let (i, w) = inst(" no_accept");
+    assert!(!i.accept, "kept as written, status shows it");
+    has(&w, 5, "no_accept", "(VI_1) not supported by rvs");
+    let (_, w) = inst(" accept");
+    assert!(w.is_empty(), "{w:#?}");
+}

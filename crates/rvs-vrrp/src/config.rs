@@ -157,8 +157,9 @@ pub struct InstanceConfig {
     pub track_files: Vec<Tracked>,
     pub notify: Notify,
     pub garp: GarpTiming,
-    /// `accept` (v3 default off, as keepalived): accept packets to the VIPs while MASTER
-    /// when not the owner. rvs serves its VIPs' services either way; kept for status.
+    /// `accept` / `no_accept` as written (default on, as keepalived without
+    /// `vrrp_strict`). rvs does not implement `no_accept`: packets to the VIPs are
+    /// accepted either way (the parser warns); status shows both.
     pub accept: bool,
     /// Where the keyword block starts (`FILE:LINE`), for messages.
     pub pos: String,

@@ -194,12 +194,20 @@ pub struct InstanceStatus {
     pub advert_int_cs: u16,
     /// v3: the master's advert interval learned from its adverts.
     pub master_advert_int_cs: u16,
+    /// Every VIP, `virtual_ipaddress` then `virtual_ipaddress_excluded`.
     pub vips: Vec<IpAddr>,
+    /// Those of `vips` that are `virtual_ipaddress_excluded` (owned, not advertised).
+    pub vips_excluded: Vec<IpAddr>,
     /// Why it is in FAULT, if it is.
     pub fault: Option<String>,
     pub counters: Counters,
     /// The last transitions, oldest first (bounded).
     pub transitions: Vec<TransitionRecord>,
+    /// `accept` as configured (`false`: `no_accept`, which rvs does not enforce: packets to
+    /// the VIPs are accepted either way).
+    pub accept: bool,
+    /// The `vrrp_sync_group` it belongs to and that group's state, if any.
+    pub sync_group: Option<(String, State)>,
 }
 
 /// Every instance of one configuration, with its tracking and sync groups.
@@ -473,7 +481,15 @@ impl Router {
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
-        self.instances.iter().map(status::of).collect()
+        self.instances
+            .iter()
+            .zip(&self.member_of)
+            .map(|(i, g)| {
+                let mut s = status::of(i);
+                s.sync_group = g.map(|g| (self.groups[g].cfg.name.clone(), self.groups[g].state));
+                s
+            })
+            .collect()
     }
 
     /// Drops of packets no instance could be found for on an interface without any
@@ -586,10 +602,13 @@ fn src_of(c: &InstanceConfig, resolved: &[(String, IpAddr)]) -> IpAddr {
 /// --signum=DATA`): per instance a ` VRRP Instance = NAME` line, then `   Key = value`
 /// lines (State, Interface, Virtual Router ID, Version, Priority, Effective priority,
 /// Master router, Master priority, Advert interval, Master advert interval, Virtual IP
-/// (one line each), Fault, Adverts received, Adverts sent, Became master, Released
-/// master, Priority zero received, Priority zero sent, Split brain, `Dropped (REASON)`
-/// per reason, and `Transition = ...` lines, oldest first). `now` is on the router's
-/// clock, for the transitions' ages.
+/// (one line each, excluded ones too), Excluded virtual IP (one line each, repeating
+/// the excluded ones: owned but not advertised), Accept, Sync group (`NAME STATE` or
+/// `none`), Fault, Adverts received, Adverts sent, Became master, Released master,
+/// Priority zero received, Priority zero sent, Split brain, `Dropped (REASON)` per
+/// reason, and `Transition = ...` lines, oldest first). Lines are only ever added to
+/// this shape (tests and scripts parse it). `now` is on the router's clock, for the
+/// transitions' ages.
 pub fn status_lines(status: &[InstanceStatus], now: u64) -> Vec<String> {
     status::lines(status, now)
 }

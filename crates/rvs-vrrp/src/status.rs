@@ -26,9 +26,13 @@ pub fn of(i: &Instance) -> InstanceStatus {
             .chain(&i.cfg.vips_excluded)
             .map(|v| v.addr)
             .collect(),
+        vips_excluded: i.cfg.vips_excluded.iter().map(|v| v.addr).collect(),
         fault: (i.state == State::Fault).then(|| i.fault.clone()).flatten(),
         counters: i.counters(),
         transitions: i.transitions.iter().cloned().collect(),
+        accept: i.cfg.accept,
+        // the router fills it in: groups are its business
+        sync_group: None,
     }
 }
 
@@ -103,6 +107,26 @@ pub fn lines(status: &[InstanceStatus], now: u64) -> Vec<String> {
         );
         for v in &s.vips {
             kv(&mut out, "Virtual IP", v);
+        }
+        for v in &s.vips_excluded {
+            kv(&mut out, "Excluded virtual IP", v);
+        }
+        kv(
+            &mut out,
+            "Accept",
+            &if s.accept {
+                "yes"
+            } else {
+                "yes (no_accept is not enforced by rvs)"
+            },
+        );
+        match &s.sync_group {
+            Some((name, state)) => kv(
+                &mut out,
+                "Sync group",
+                &format!("{name} {}", state_name(*state)),
+            ),
+            None => kv(&mut out, "Sync group", &"none"),
         }
         kv(&mut out, "Fault", &s.fault.as_deref().unwrap_or("none"));
         let c = &s.counters;

@@ -1214,6 +1214,16 @@ impl Parser {
                 }
                 "no_accept" => {
                     self.flag(c);
+                    // Dropping packets to the VIPs would be a data-path filter rvs does
+                    // not have; saying so beats a mode that silently does nothing.
+                    self.warn(
+                        &c.pos,
+                        &c.keyword,
+                        format!(
+                            "({name}) not supported by rvs: packets to the VIPs are accepted \
+                             while MASTER (status shows it)"
+                        ),
+                    );
                     w.accept = Some(false);
                 }
                 "rvs_vip_owner" => match self.one(c) {

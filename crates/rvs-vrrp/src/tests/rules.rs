@@ -1027,3 +1027,56 @@ fn preempt_delay_is_armed_again_on_leaving_fault() {
         "delay over: ignored"
     );
 }
+
+/// Review 24: accept, sync-group membership and state, excluded VIPs marked; the older
+/// lines stay as they were.
+#[test]
+fn status_lines_show_accept_sync_group_and_excluded_vips() {
+    let mut cfg = group_cfg();
+    cfg.instances[1].accept = false;
+    cfg.instances[1].vips_excluded = vec![vip("10.0.9.9")];
+    let solo = inst("VI_3", 100, "10.0.0.1");
+    cfg.instances.push(InstanceConfig {
+        vrid: 53,
+        accept: true,
+        ..solo
+    });
+    let mut r = Router::new(cfg, &[]);
+    r.start(0);
+    let st = r.status();
+    assert_eq!(st[1].vips_excluded, vec![ip("10.0.9.9")]);
+    assert_eq!(st[0].sync_group, Some(("G".into(), State::Backup)));
+    assert_eq!(st[2].sync_group, None);
+    let lines = status_lines(&st, 100);
+    let of = |name: &str| -> Vec<String> {
+        let start = lines
+            .iter()
+            .position(|l| *l == format!(" VRRP Instance = {name}"))
+            .unwrap();
+        lines[start + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with(" VRRP Instance = "))
+            .cloned()
+            .collect()
+    };
+    let (vi1, vi2, vi3) = (of("VI_1"), of("VI_2"), of("VI_3"));
+    assert!(
+        vi1.contains(&"   Sync group = G BACKUP".to_string()),
+        "{vi1:#?}"
+    );
+    assert!(
+        vi3.contains(&"   Sync group = none".to_string()),
+        "{vi3:#?}"
+    );
+    assert!(vi3.contains(&"   Accept = yes".to_string()), "{vi3:#?}");
+    assert!(
+        vi2.contains(&"   Accept = yes (no_accept is not enforced by rvs)".to_string()),
+        "{vi2:#?}"
+    );
+    // the excluded VIP keeps its `Virtual IP` line and gets a marking one
+    assert!(vi2.contains(&"   Virtual IP = 10.0.1.100".to_string()));
+    assert!(vi2.contains(&"   Virtual IP = 10.0.9.9".to_string()));
+    assert!(vi2.contains(&"   Excluded virtual IP = 10.0.9.9".to_string()));
+    assert!(!vi2.contains(&"   Excluded virtual IP = 10.0.1.100".to_string()));
+    assert!(vi2.contains(&"   State = BACKUP".to_string()));
+}
