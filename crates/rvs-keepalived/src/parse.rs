@@ -307,7 +307,18 @@ impl Parser {
                         g.script_user = Some((u.to_string(), c.args.get(1).cloned()));
                     }
                 }
-                "enable_script_security" => g.enable_script_security = true,
+                "enable_script_security" => {
+                    // keepalived then refuses scripts run as root from a path a non-root
+                    // user can write; rvs checks no path, for MISC_CHECK and VRRP scripts
+                    // alike, and must not let the keyword look like protection.
+                    self.warn(
+                        &c.pos,
+                        &c.keyword,
+                        "not enforced by rvs: script paths are not checked for \
+                         non-root write access (set script_user to run scripts unprivileged)",
+                    );
+                    g.enable_script_security = true;
+                }
                 "lvs_flush" => g.lvs_flush = true,
                 "lvs_flush_on_stop" => {
                     g.lvs_flush_on_stop = Some(c.args.first().is_some_and(|a| a == "VS"))

@@ -930,3 +930,48 @@ fn no_accept_is_a_warning() {
     let (_, w) = inst(" accept");
     assert!(w.is_empty(), "{w:#?}");
 }
+
+/// Review 5: `global_defs`' `script_user` is the user of every VRRP script without its
+/// own (wherever global_defs stands); `enable_script_security` is a warning, not silence.
+#[test]
+fn script_user_is_the_default_user_of_vrrp_scripts() {
+    let text = "vrrp_script mine {\n script /bin/a\n user alice\n}\n\
+        vrrp_script dflt {\n script /bin/b\n}\n\
+        vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+        virtual_ipaddress { 10.0.0.1 }\n track_script {\n mine\n dflt\n }\n \
+        notify_master /bin/m\n notify \"/bin/n x\" carol\n}\n\
+        vrrp_sync_group G {\n group { VI_1 }\n notify_fault /bin/f\n}\n\
+        global_defs {\n script_user nobody nogroup\n enable_script_security\n}\n";
+    let (v, w) = ok(text);
+    let nobody = Some(("nobody".to_string(), Some("nogroup".to_string())));
+    let user = |name: &str| {
+        v.scripts
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .user
+            .clone()
+    };
+    assert_eq!(user("mine"), Some(("alice".into(), None)));
+    assert_eq!(user("dflt"), nobody);
+    let n = &v.instances[0].notify;
+    assert_eq!(n.master.as_ref().unwrap().user, nobody);
+    assert_eq!(n.any.as_ref().unwrap().user, Some(("carol".into(), None)));
+    assert_eq!(v.sync_groups[0].notify.fault.as_ref().unwrap().user, nobody);
+    let line = text
+        .lines()
+        .position(|l| l.contains("enable_script_security"))
+        .unwrap() as u32
+        + 1;
+    has(
+        &strings(&w),
+        line,
+        "enable_script_security",
+        "not enforced by rvs",
+    );
+
+    // without script_user: as before, the runner's own user
+    let (v, _) = ok(&text.replace(" script_user nobody nogroup\n", ""));
+    assert_eq!(v.scripts[1].user, None);
+    assert_eq!(v.instances[0].notify.master.as_ref().unwrap().user, None);
+}

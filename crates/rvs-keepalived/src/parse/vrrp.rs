@@ -157,6 +157,7 @@ impl Parser {
         self.vrrp_cross_checks(&instances, &groups);
         cfg.instances = instances.into_iter().map(|(i, _)| i).collect();
         cfg.sync_groups = groups.into_iter().map(|(g, _)| g).collect();
+        default_script_user(&mut cfg, g);
         cfg
     }
 
@@ -1594,6 +1595,42 @@ impl Parser {
 
 /// `N[.frac]` seconds in microseconds (keepalived keeps 6 decimal digits; more are
 /// dropped).
+/// keepalived runs a script without its own `user` as `global_defs`' `script_user`;
+/// filled in here (after the loop, so wherever `global_defs` stands) so that the runner
+/// never has to guess. Without `script_user` such scripts run as rvsd's user, as before.
+fn default_script_user(cfg: &mut VrrpConfig, g: &GlobalDefs) {
+    let Some(user) = &g.script_user else {
+        return;
+    };
+    let fill = |u: &mut Option<(String, Option<String>)>| {
+        if u.is_none() {
+            *u = Some(user.clone());
+        }
+    };
+    let notifies = cfg
+        .instances
+        .iter_mut()
+        .map(|i| &mut i.notify)
+        .chain(cfg.sync_groups.iter_mut().map(|sg| &mut sg.notify));
+    for n in notifies {
+        for s in [
+            &mut n.master,
+            &mut n.backup,
+            &mut n.fault,
+            &mut n.stop,
+            &mut n.any,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fill(&mut s.user);
+        }
+    }
+    for s in &mut cfg.scripts {
+        fill(&mut s.user);
+    }
+}
+
 fn parse_decimal_us(s: &str) -> Option<u64> {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     if int.is_empty() && frac.is_empty() {
