@@ -4,7 +4,7 @@
 //! notify scripts). Adverts never wait behind the data path or the daemon's loop.
 //!
 //! ```text
-//!  daemon ──Cmd (mpsc + eventfd)──▶ rvs-vrrp thread (SCHED_FIFO when allowed)
+//!  daemon ──Cmd (mpsc + eventfd)──▶ rvs-vrrp thread (SCHED_FIFO + RESET_ON_FORK when allowed)
 //!                                   poll(2): eventfd, one raw socket per (interface, family)
 //!                                   timeout = Router::poll_timeout on its own ms clock
 //!                                      │ Router::{handle, poll} ─▶ Actions, executed in order
@@ -245,18 +245,24 @@ impl Drop for VrrpRunner {
 
 /// Asks for SCHED_FIFO so that forwarding load cannot delay adverts; says so once when
 /// refused (no CAP_SYS_NICE, or a container without real-time budget).
+///
+/// With SCHED_RESET_ON_FORK: every task this thread creates (notify and track scripts,
+/// their waiter threads) starts SCHED_OTHER, so a user's script never runs real-time (a
+/// busy script would otherwise starve the forwarding workers, or this very thread).
 fn realtime() {
     let param = libc::sched_param {
         sched_priority: RT_PRIORITY,
     };
-    // SAFETY: pthread_self() is this live thread and `param` a valid sched_param.
-    let r = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+    // SAFETY: tid 0 is the calling thread and `param` a valid sched_param.
+    let r = unsafe {
+        libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
+    };
     if r == 0 {
-        tracing::debug!("VRRP thread runs SCHED_FIFO {RT_PRIORITY}");
+        tracing::debug!("VRRP thread runs SCHED_FIFO {RT_PRIORITY} (reset on fork)");
     } else {
         tracing::warn!(
             "VRRP: real-time priority (SCHED_FIFO {RT_PRIORITY}) refused: {}; adverts run at normal priority and heavy forwarding load may delay them",
-            std::io::Error::from_raw_os_error(r)
+            std::io::Error::last_os_error()
         );
     }
 }

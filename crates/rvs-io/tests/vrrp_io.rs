@@ -461,16 +461,7 @@ fn two_runners_elect_over_ipv6_v3_and_the_winner_holds_the_vip() {
 
 /// The scheduling policy (stat field 41) of this process's `rvs-vrrp` threads.
 fn vrrp_thread_policy() -> Vec<String> {
-    let mut out = Vec::new();
-    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-        if comm.trim() == "rvs-vrrp" {
-            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
-            let after = stat.rsplit(')').next().unwrap_or("");
-            out.push(after.split_whitespace().nth(38).unwrap_or("?").to_string());
-        }
-    }
-    out
+    threads_policy("rvs-vrrp")
 }
 
 /// Whether a throwaway thread of this process gets SCHED_FIFO 1.
@@ -482,4 +473,80 @@ fn fifo_allowed() -> bool {
     })
     .join()
     .unwrap()
+}
+
+/// The scheduling policy (stat field 41) of the threads of this process named `name`.
+fn threads_policy(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            out.push(stat_policy(&stat));
+        }
+    }
+    out
+}
+
+fn stat_policy(stat: &str) -> String {
+    let after = stat.rsplit(')').next().unwrap_or("");
+    after.split_whitespace().nth(38).unwrap_or("?").to_string()
+}
+
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rvs-vrrp-io-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+fn scripts_and_their_waiter_threads_never_run_real_time() {
+    assert!(
+        fifo_allowed(),
+        "this test needs SCHED_FIFO for the VRRP thread (root with real-time budget)"
+    );
+    let lab = pair("vrt");
+    let dir = scratch("rt");
+    let (policy, go) = (dir.join("policy"), dir.join("go"));
+    // The script writes its own policy, then holds its waiter thread until told to end.
+    let script = format!(
+        "cat /proc/$$/stat >{p}.tmp && mv {p}.tmp {p}; i=0; while [ ! -e {g} ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done",
+        p = policy.display(),
+        g = go.display()
+    );
+    let mut inst = instance(255, VipOwner::Engine);
+    inst.notify.master = Some(rvs_vrrp::NotifyScript {
+        command: script,
+        user: None,
+    });
+    let vips = VipOwnership::new();
+    let (runner, events) = start(&lab.a, inst, &vips);
+    wait_state(&events, State::Master);
+    // Other tests of this process run VRRP threads too: all of them are SCHED_FIFO.
+    let rt = vrrp_thread_policy();
+    assert!(
+        !rt.is_empty() && rt.iter().all(|p| p == "1"),
+        "the advert thread is SCHED_FIFO: {rt:?}"
+    );
+    let stat = wait_for("the notify script's policy", LIMIT, || {
+        Ok(match std::fs::read_to_string(&policy) {
+            Ok(s) if !s.is_empty() => ControlFlow::Break(s),
+            _ => ControlFlow::Continue(String::new()),
+        })
+    })
+    .expect("notify_master ran");
+    assert_eq!(
+        stat_policy(&stat),
+        "0",
+        "the script runs SCHED_OTHER: {stat}"
+    );
+    let waiters = threads_policy("rvs-vrrp-notify");
+    assert!(
+        !waiters.is_empty() && waiters.iter().all(|p| p == "0"),
+        "the waiter thread runs SCHED_OTHER: {waiters:?}"
+    );
+    std::fs::write(&go, "").unwrap();
+    runner.stop();
+    let _ = std::fs::remove_dir_all(&dir);
 }
