@@ -9,7 +9,8 @@
 //!                                   timeout = Router::poll_timeout on its own ms clock
 //!                                      │ Router::{handle, poll} ─▶ Actions, executed in order
 //!                                      │ (VIP releases of a batch first of all)
-//!  rvs-vrrp-nl thread (rtnetlink) ◀────┤ dumps, VIP add/remove; link events ─▶ Cmd::Links
+//!  rvs-vrrp-nl thread (rtnetlink) ◀────┤ dumps; VIP add/remove queued, not waited for;
+//!                                      │ link events ─▶ Cmd::Links
 //!  script waiter threads ◀─────────────┘ spawn; exit status ─▶ Cmd::Script
 //! ```
 
@@ -166,6 +167,9 @@ impl VrrpRunner {
             .collect();
         for inst in &backups {
             io.release(inst);
+        }
+        if let Err(e) = io.nl.flush(CMD_WAIT) {
+            tracing::warn!("VRRP: leftover VIPs: {e}");
         }
         let (ready_tx, ready_rx) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -736,9 +740,7 @@ impl Io {
                     }
                     continue;
                 };
-                if let Err(e) = self.nl.set_addr(owned, index, v) {
-                    tracing::warn!("VRRP {instance}: {e}");
-                }
+                self.nl.set_addr(instance, owned, index, v);
             }
         }
         if owned {

@@ -147,6 +147,19 @@ fn addrs(ns: &Ns) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Waits until `ip -4 addr` of `ns`'s eth0 shows (`present`) or no longer shows `what`.
+fn wait_vip(ns: &Ns, what: &str, present: bool) {
+    wait_for("a's addresses", LIMIT, || {
+        let a = addrs(ns);
+        Ok(if a.contains(what) == present {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(a)
+        })
+    })
+    .expect("VIP address")
+}
+
 /// A raw socket of the peer, joined to the VRRP group: what the wire carries.
 struct Capture(Socket);
 
@@ -314,10 +327,11 @@ fn a_backup_starts_silent_clears_leftovers_and_takes_over_when_no_master_speaks(
     );
     assert!(!vips.owns(ip(VIP)), "and is silent from its first moment");
     assert_eq!(runner.status()[0].state, State::Backup);
-    // Nobody else advertises: master-down, then MASTER with the VIP.
+    // Nobody else advertises: master-down, then MASTER with the VIP (the kernel address
+    // is queued to the netlink thread, not waited for).
     wait_state(&events, State::Master);
     assert!(vips.owns(ip(VIP)));
-    assert!(addrs(&lab.a).contains(&format!("{VIP}/32")));
+    wait_vip(&lab.a, &format!("{VIP}/32"), true);
     runner.stop();
     assert!(!addrs(&lab.a).contains(VIP));
 }
@@ -441,9 +455,17 @@ fn two_runners_elect_over_ipv6_v3_and_the_winner_holds_the_vip() {
     assert!(sp.counters.adverts_rx >= 1, "{sp:?}");
     assert_ne!(lla, llp);
     assert!(vips_a.owns(ip("fd00:9::100")) && !vips_p.owns(ip("fd00:9::100")));
-    let o = lab.a.ip(&["-6", "addr", "show", "dev", "eth0"]).unwrap();
-    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(shown.contains("fd00:9::100/128"), "{shown}");
+    // The kernel address is queued to the netlink thread, not waited for.
+    wait_for("the VIP on a's eth0", LIMIT, || {
+        let o = lab.a.ip(&["-6", "addr", "show", "dev", "eth0"])?;
+        let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+        Ok(if shown.contains("fd00:9::100/128") {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(shown)
+        })
+    })
+    .expect("IPv6 VIP added on MASTER");
     // The clean stop hands over: p becomes MASTER.
     runner_a.stop();
     wait_for("p MASTER after a's priority 0", LIMIT, || {
@@ -549,4 +571,19 @@ fn scripts_and_their_waiter_threads_never_run_real_time() {
     std::fs::write(&go, "").unwrap();
     runner.stop();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_leftover_vip_is_removed_whatever_its_ipv4_prefix() {
+    let lab = pair("vlp");
+    // An older configuration's /24 (a secondary address next to a's own).
+    lab.a
+        .addr("eth0", &format!("{VIP}/24"))
+        .expect("leftover VIP");
+    let vips = VipOwnership::new();
+    let (runner, _events) = start(&lab.a, instance(100, VipOwner::Kernel), &vips);
+    let a = addrs(&lab.a);
+    assert!(!a.contains(VIP), "removed at start: {a}");
+    assert!(a.contains(&format!("{A}/24")), "a's own address stays: {a}");
+    runner.stop();
 }
