@@ -63,8 +63,13 @@ pub enum VrrpIoError {
 /// of every normal thread (the forwarding workers), and stays below the kernel's own
 /// real-time threads.
 const RT_PRIORITY: i32 = 1;
-/// How long `start`, `reconfigure`, `status` and `stop` wait for the thread.
+/// How long `start` and `reconfigure` wait for the thread.
 const CMD_WAIT: Duration = Duration::from_secs(10);
+/// How long a clean stop may take in all (the priority-0 adverts go out within
+/// milliseconds; the rest is the kernel's address removals): rvsd's exit is bounded by it.
+const STOP_WAIT: Duration = Duration::from_millis(1500);
+/// How long dropping a runner waits for its thread to end.
+const QUIT_WAIT: Duration = Duration::from_secs(1);
 /// Datagrams read from one socket per wake-up before the timers get their turn.
 const RX_BATCH: usize = 64;
 /// One warning per key this often (a link down makes every advert fail to send).
@@ -73,7 +78,7 @@ const WARN_EVERY: Duration = Duration::from_secs(60);
 enum Cmd {
     Status(mpsc::Sender<Vec<InstanceStatus>>),
     Reconfigure(Box<VrrpConfig>, mpsc::Sender<Result<(), VrrpIoError>>),
-    Stop(mpsc::Sender<()>),
+    Stop(mpsc::Sender<()>, Instant),
     /// The runner was dropped: end without the handover.
     Quit,
     Script {
@@ -104,6 +109,9 @@ pub struct VrrpRunner {
     cmd: CmdTx,
     clock: Instant,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Disconnected once the thread has ended (its sender drops with the thread): joins
+    /// wait on it with a deadline, never unbounded.
+    ended: mpsc::Receiver<()>,
 }
 
 impl VrrpRunner {
@@ -172,9 +180,11 @@ impl VrrpRunner {
             tracing::warn!("VRRP: leftover VIPs: {e}");
         }
         let (ready_tx, ready_rx) = mpsc::channel::<()>();
+        let (ended_tx, ended) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("rvs-vrrp".into())
             .spawn(move || {
+                let _ended = ended_tx;
                 realtime();
                 io.first_links();
                 let now = io.now();
@@ -195,6 +205,7 @@ impl VrrpRunner {
             cmd,
             clock,
             thread: Some(thread),
+            ended,
         })
     }
 
@@ -219,20 +230,40 @@ impl VrrpRunner {
         self.clock.elapsed().as_millis() as u64
     }
 
-    /// A clean stop: MASTERs send priority 0 and release their VIPs, notify_stop runs;
-    /// returns when done (bounded).
+    /// A clean stop: MASTERs go silent (ownership overlay), send priority 0 right after,
+    /// then their kernel addresses go; notify_stop runs. Returns within [`STOP_WAIT`] (the
+    /// thread is left behind, with a warning, if the kernel does not answer by then).
     pub fn stop(mut self) {
+        let started = Instant::now();
+        let deadline = started + STOP_WAIT;
         let (reply, rx) = mpsc::channel();
-        self.cmd.send(Cmd::Stop(reply));
-        match rx.recv_timeout(CMD_WAIT) {
+        self.cmd.send(Cmd::Stop(reply, deadline));
+        match rx.recv_timeout(STOP_WAIT) {
             Ok(()) => {
-                if let Some(t) = self.thread.take() {
-                    let _ = t.join();
-                }
+                self.join(deadline.saturating_duration_since(Instant::now()));
+                tracing::info!("VRRP stopped in {} ms", started.elapsed().as_millis());
             }
             Err(_) => {
-                tracing::warn!("VRRP: the thread did not finish its stop in time; left behind");
+                tracing::warn!(
+                    "VRRP: the thread did not finish its stop within {} ms; left behind",
+                    STOP_WAIT.as_millis()
+                );
                 self.thread = None;
+            }
+        }
+    }
+
+    /// Joins the thread if it ends within `wait`; otherwise leaves it behind.
+    fn join(&mut self, wait: Duration) {
+        let Some(t) = self.thread.take() else {
+            return;
+        };
+        match self.ended.recv_timeout(wait) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                tracing::warn!("VRRP: the thread did not end in time; left behind");
+            }
+            _ => {
+                let _ = t.join();
             }
         }
     }
@@ -240,9 +271,9 @@ impl VrrpRunner {
 
 impl Drop for VrrpRunner {
     fn drop(&mut self) {
-        if let Some(t) = self.thread.take() {
+        if self.thread.is_some() {
             self.cmd.send(Cmd::Quit);
-            let _ = t.join();
+            self.join(QUIT_WAIT);
         }
     }
 }
@@ -354,6 +385,43 @@ fn open_sockets(
         out.push(s);
     }
     Ok(out)
+}
+
+/// Where an action goes in its batch ([`order`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// Releases in the ownership overlay: the data path is silent about the VIPs at once.
+    Silence,
+    /// Adverts: a stopping MASTER's priority 0 goes out right after, so the backup takes
+    /// over without waiting for the kernel's address removals.
+    Advert,
+    /// Kernel address removals (queued to the netlink thread).
+    Unaddress,
+    /// Everything else (VIPs taken, announcements, notify, track scripts and files).
+    Rest,
+    /// The daemon hears of a transition last (it re-steers then).
+    Tell,
+}
+
+/// The order a batch runs in: a release (`SetVips { owned: false }`) splits into its
+/// [`Stage::Silence`] and [`Stage::Unaddress`] halves; within a stage the router's order.
+fn order(batch: Vec<Action>) -> Vec<(Stage, Action)> {
+    let mut out = Vec::with_capacity(batch.len() + 1);
+    for a in batch {
+        let stage = match &a {
+            Action::SetVips { owned: false, .. } => {
+                out.push((Stage::Silence, a.clone()));
+                Stage::Unaddress
+            }
+            Action::Send { .. } => Stage::Advert,
+            Action::Transition { .. } => Stage::Tell,
+            _ => Stage::Rest,
+        };
+        out.push((stage, a));
+    }
+    // Stable: the router's order within a stage.
+    out.sort_by_key(|(s, _)| *s);
+    out
 }
 
 /// An input the thread produced itself (a track file read), fed after the current batch.
@@ -473,8 +541,8 @@ impl Io {
             }
             loop {
                 match rx.try_recv() {
-                    Ok(Cmd::Stop(reply)) => {
-                        self.shutdown();
+                    Ok(Cmd::Stop(reply, deadline)) => {
+                        self.shutdown(deadline);
                         let _ = reply.send(());
                         return;
                     }
@@ -513,7 +581,7 @@ impl Io {
                 self.links = links.into_iter().map(|l| (l.name.clone(), l)).collect();
                 self.recheck_links(false);
             }
-            Cmd::Stop(_) | Cmd::Quit => {}
+            Cmd::Stop(..) | Cmd::Quit => {}
         }
     }
 
@@ -586,15 +654,24 @@ impl Io {
         Ok(())
     }
 
-    /// `Router::shutdown` executed, then every instance's addresses released (those of
-    /// instances that were not MASTER may be left over from a crash).
-    fn shutdown(&mut self) {
+    /// `Router::shutdown` executed ([`order`]: MASTERs silent, priority 0 sent, kernel
+    /// removals queued), then the removals waited for until `deadline`. Only MASTERs hold
+    /// VIPs: the others released theirs on leaving MASTER, and leftovers at start.
+    fn shutdown(&mut self, deadline: Instant) {
         let now = self.now();
         let acts = self.router.shutdown(now);
+        let masters = acts
+            .iter()
+            .filter(|a| matches!(a, Action::Send { .. }))
+            .count();
         self.run(acts);
-        let all = self.cfg.instances.clone();
-        for inst in &all {
-            self.release(inst);
+        tracing::info!("VRRP stop: VIPs silenced, {masters} priority-0 advert(s) sent");
+        match self
+            .nl
+            .flush(deadline.saturating_duration_since(Instant::now()))
+        {
+            Ok(()) => tracing::info!("VRRP stop: kernel addresses released"),
+            Err(e) => tracing::warn!("VRRP stop: kernel addresses: {e}"),
         }
     }
 
@@ -609,20 +686,24 @@ impl Io {
         self.set_vips(&inst.name, inst.vip_owner, &vips, false);
     }
 
-    /// Executes a batch, then whatever inputs it produced, in order.
+    /// Executes a batch in [`order`], then whatever inputs it produced, in order.
     fn run(&mut self, first: Vec<Action>) {
         let mut batch = first;
         loop {
-            // Going silent comes before anything else of the batch; the daemon hears of
-            // a transition once the batch's VIP changes are done (it re-steers then).
-            let (release, rest): (Vec<Action>, Vec<Action>) = batch
-                .into_iter()
-                .partition(|a| matches!(a, Action::SetVips { owned: false, .. }));
-            let (told, rest): (Vec<Action>, Vec<Action>) = rest
-                .into_iter()
-                .partition(|a| matches!(a, Action::Transition { .. }));
-            for a in release.into_iter().chain(rest).chain(told) {
-                self.execute(a);
+            for (stage, a) in order(batch) {
+                match (stage, a) {
+                    (Stage::Silence, Action::SetVips { vips, .. }) => self.overlay(&vips, false),
+                    (
+                        Stage::Unaddress,
+                        Action::SetVips {
+                            instance,
+                            owner,
+                            vips,
+                            ..
+                        },
+                    ) => self.kernel_vips(&instance, owner, &vips, false),
+                    (_, a) => self.execute(a),
+                }
             }
             let Some(OwnedInput::File { name, value }) = self.inputs.pop_front() else {
                 return;
@@ -717,10 +798,22 @@ impl Io {
     /// the overlay first, so the data path goes silent before the kernel lets go.
     fn set_vips(&mut self, instance: &str, owner: VipOwner, vips: &[Vip], owned: bool) {
         if !owned {
-            for v in vips {
-                self.vips.set_owned(v.addr, false);
-            }
+            self.overlay(vips, false);
         }
+        self.kernel_vips(instance, owner, vips, owned);
+        if owned {
+            self.overlay(vips, true);
+        }
+    }
+
+    fn overlay(&self, vips: &[Vip], owned: bool) {
+        for v in vips {
+            self.vips.set_owned(v.addr, owned);
+        }
+    }
+
+    /// Kernel mode: queues the addresses' addition to / removal from their interfaces.
+    fn kernel_vips(&mut self, instance: &str, owner: VipOwner, vips: &[Vip], owned: bool) {
         if owner == VipOwner::Kernel {
             let iface = self
                 .cfg
@@ -741,11 +834,6 @@ impl Io {
                     continue;
                 };
                 self.nl.set_addr(instance, owned, index, v);
-            }
-        }
-        if owned {
-            for v in vips {
-                self.vips.set_owned(v.addr, true);
             }
         }
     }
@@ -790,5 +878,90 @@ impl Io {
                 format!("gratuitous ARP / NA on {iface}: {e}")
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vip(a: &str) -> Vip {
+        Vip {
+            addr: a.parse().unwrap(),
+            prefix: 32,
+            brd: None,
+            dev: None,
+            scope: None,
+            label: None,
+        }
+    }
+
+    fn set_vips(owned: bool) -> Action {
+        Action::SetVips {
+            instance: "VI_1".into(),
+            owner: VipOwner::Kernel,
+            vips: vec![vip("10.0.0.100")],
+            owned,
+        }
+    }
+
+    fn send(priority: u8) -> Action {
+        Action::Send {
+            instance: "VI_1".into(),
+            iface: "eth0".into(),
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "224.0.0.18".parse().unwrap(),
+            payload: vec![0x21, 51, priority],
+        }
+    }
+
+    fn transition(to: State) -> Action {
+        Action::Transition {
+            instance: "VI_1".into(),
+            from: State::Master,
+            to,
+            reason: "test".into(),
+        }
+    }
+
+    fn notify() -> Action {
+        Action::Notify {
+            command: "true".into(),
+            user: None,
+            args: vec![],
+        }
+    }
+
+    #[test]
+    fn a_stopping_master_goes_silent_then_sends_priority_0_before_its_kernel_addresses_go() {
+        // Whatever order the router gives, the data path is silent first, the handover
+        // advert next, and only then the kernel removals, the rest, the daemon's news.
+        let batch = vec![transition(State::Init), notify(), set_vips(false), send(0)];
+        let got: Vec<(Stage, Action)> = order(batch);
+        assert_eq!(
+            got,
+            vec![
+                (Stage::Silence, set_vips(false)),
+                (Stage::Advert, send(0)),
+                (Stage::Unaddress, set_vips(false)),
+                (Stage::Rest, notify()),
+                (Stage::Tell, transition(State::Init)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_batch_keeps_the_routers_order_within_a_stage() {
+        let batch = vec![send(100), set_vips(true), notify(), send(101)];
+        let stages: Vec<Stage> = order(batch.clone()).into_iter().map(|(s, _)| s).collect();
+        assert_eq!(
+            stages,
+            [Stage::Advert, Stage::Advert, Stage::Rest, Stage::Rest]
+        );
+        let actions: Vec<Action> = order(batch).into_iter().map(|(_, a)| a).collect();
+        assert_eq!(
+            actions,
+            vec![send(100), send(101), set_vips(true), notify()]
+        );
     }
 }

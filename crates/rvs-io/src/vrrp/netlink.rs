@@ -88,10 +88,11 @@ enum Req {
     Flush(mpsc::Sender<()>),
 }
 
-/// The handle the VRRP thread keeps; dropping it ends the netlink thread.
+/// The handle the VRRP thread keeps. Dropping it ends the netlink thread once its queue
+/// is done; it is not joined, so a kernel that does not answer cannot hold up a stop
+/// ([`Netlink::flush`] waits, with a deadline, where it matters).
 pub struct Netlink {
     tx: tokio::sync::mpsc::UnboundedSender<Req>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Netlink {
@@ -100,7 +101,7 @@ impl Netlink {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let failed = ready_tx.clone();
-        let thread = crate::kernel::runtime_thread(
+        crate::kernel::runtime_thread(
             "rvs-vrrp-nl",
             move |e| {
                 let _ = failed.send(Err(e));
@@ -109,10 +110,7 @@ impl Netlink {
         )
         .map_err(|e| format!("netlink thread: {e}"))?;
         match ready_rx.recv_timeout(REPLY_WAIT) {
-            Ok(Ok(())) => Ok(Netlink {
-                tx,
-                thread: Some(thread),
-            }),
+            Ok(Ok(())) => Ok(Netlink { tx }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err("netlink thread did not start".into()),
         }
@@ -159,17 +157,6 @@ impl Netlink {
             .map_err(|_| "netlink thread gone".to_string())?;
         rx.recv_timeout(wait)
             .map_err(|_| "the netlink thread did not finish the address changes in time".into())
-    }
-}
-
-impl Drop for Netlink {
-    fn drop(&mut self) {
-        // Closing the request channel ends `serve`.
-        let (dead, _) = tokio::sync::mpsc::unbounded_channel();
-        drop(std::mem::replace(&mut self.tx, dead));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
