@@ -278,6 +278,16 @@ impl Drop for VrrpRunner {
     }
 }
 
+/// Checks `cfg` against the system as [`VrrpRunner::start`] and `reconfigure` will: every
+/// interface exists and every instance without `mcast_src_ip`/`unicast_src_ip` has an
+/// address to send from. The daemon calls it while reading the file, so a bad VRRP part
+/// refuses the whole file before anything changes (at start and on reload alike).
+pub fn check(cfg: &VrrpConfig) -> Result<(), VrrpIoError> {
+    let nl = Netlink::start(|_| {}).map_err(VrrpIoError::Socket)?;
+    let st = nl.dump().map_err(VrrpIoError::Socket)?;
+    plan(cfg, &st).map(|_| ())
+}
+
 /// Asks for SCHED_FIFO so that forwarding load cannot delay adverts; says so once when
 /// refused (no CAP_SYS_NICE, or a container without real-time budget).
 ///
