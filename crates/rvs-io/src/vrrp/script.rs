@@ -119,16 +119,43 @@ pub fn track(
     }
 }
 
+/// Bytes of a track file that are read: the integer at its start fits with room to spare.
+const TRACK_FILE_MAX: usize = 64;
+
 /// A `vrrp_track_file`'s value: the integer it starts with; unreadable or garbage is 0
 /// (keepalived's rule). The error says why, for a rate-limited warning.
+///
+/// This runs on the real-time advert thread, so it must not block: opened O_NONBLOCK (a
+/// FIFO with a silent writer answers EAGAIN rather than holding the thread) and read to
+/// at most [`TRACK_FILE_MAX`] bytes (a huge or endless file costs nothing).
 pub fn read_track_file(path: &str) -> (i64, Option<String>) {
-    match std::fs::read_to_string(path) {
+    match read_head(path) {
         Ok(s) => match parse_value(&s) {
             Some(v) => (v, None),
             None => (0, Some(format!("{path}: no integer in {:?}", s.trim()))),
         },
         Err(e) => (0, Some(format!("{path}: {e}"))),
     }
+}
+
+fn read_head(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let mut buf = [0u8; TRACK_FILE_MAX];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 fn parse_value(s: &str) -> Option<i64> {
@@ -155,6 +182,44 @@ mod tests {
         let (v, err) = read_track_file("/nonexistent/rvs-track-file");
         assert_eq!(v, 0);
         assert!(err.is_some());
+    }
+
+    #[test]
+    fn a_track_file_never_blocks_and_only_its_head_is_read() {
+        let dir = std::env::temp_dir().join(format!("rvs-vrrp-track-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // A FIFO whose writer never writes: a blocking read would hold the thread forever.
+        let fifo = dir.join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let _writer = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let p = fifo.display().to_string();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_track_file(&p));
+        });
+        let (v, err) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("reading a silent FIFO returns");
+        assert_eq!(v, 0);
+        assert!(err.is_some());
+
+        // A value followed by more than the head: the head is enough.
+        let big = dir.join("big");
+        std::fs::write(&big, format!("17\n{}", "x".repeat(1 << 20))).unwrap();
+        assert_eq!(read_track_file(&big.display().to_string()).0, 17);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
