@@ -45,6 +45,10 @@ pub enum VrrpEvent {
         to: State,
         reason: String,
     },
+    /// The runner's thread failed (a bug: it panicked). Every instance's VIPs were
+    /// released on the way out (a dead router must not keep them without advertising);
+    /// no adverts go out until the runner is started again (a reload).
+    Failed { reason: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,26 +148,17 @@ impl VrrpRunner {
         let st = nl.dump().map_err(VrrpIoError::Socket)?;
         let plan = plan(&cfg, &st)?;
         let socks = open_sockets(&plan.sockets, Vec::new())?;
-        let mut io = Io {
-            router: Router::new(cfg.clone(), &plan.resolved),
+        let mut io = Io::new(
             cfg,
+            &plan,
+            &st,
             vips,
             nl,
             socks,
-            announcers: HashMap::new(),
-            links: st
-                .links
-                .iter()
-                .map(|l| (l.name.clone(), l.clone()))
-                .collect(),
-            watched: plan.watched,
-            reported: HashMap::new(),
-            on_event: Box::new(on_event),
-            cmd: cmd.clone(),
+            Box::new(on_event),
+            cmd.clone(),
             clock,
-            warned: HashMap::new(),
-            inputs: VecDeque::new(),
-        };
+        );
         // A previous run may have died as MASTER and left its addresses behind
         // (keepalived cleans up the same way); a non-owner starts silent.
         let backups: Vec<InstanceConfig> = io
@@ -185,14 +180,16 @@ impl VrrpRunner {
             .name("rvs-vrrp".into())
             .spawn(move || {
                 let _ended = ended_tx;
-                realtime();
-                io.first_links();
-                let now = io.now();
-                let first = io.router.start(now);
-                io.run(first);
-                io.recheck_links(true);
-                let _ = ready_tx.send(());
-                io.serve(rx);
+                guarded(&mut io, move |io| {
+                    realtime();
+                    io.first_links();
+                    let now = io.now();
+                    let first = io.router.start(now);
+                    io.run(first);
+                    io.recheck_links(true);
+                    let _ = ready_tx.send(());
+                    io.serve(rx);
+                });
             })
             .map_err(|e| VrrpIoError::Socket(format!("thread: {e}")))?;
         if ready_rx.recv_timeout(CMD_WAIT).is_err() {
@@ -439,6 +436,21 @@ enum OwnedInput {
     File { name: String, value: i64 },
 }
 
+/// Runs the thread's `body`. A panic (a bug) must not leave VIPs owned while no advert goes
+/// out: every instance's VIPs are released on the way out and the daemon is told
+/// ([`VrrpEvent::Failed`]).
+fn guarded(io: &mut Io, body: impl FnOnce(&mut Io)) {
+    let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut *io))) else {
+        return;
+    };
+    let reason = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into());
+    io.fail(&format!("the VRRP thread panicked: {reason}"));
+}
+
 /// Everything the runner's thread owns.
 struct Io {
     router: Router,
@@ -461,6 +473,56 @@ struct Io {
 }
 
 impl Io {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        cfg: VrrpConfig,
+        plan: &Plan,
+        st: &NetState,
+        vips: VipOwnership,
+        nl: Netlink,
+        socks: Vec<VrrpSocket>,
+        on_event: Box<dyn Fn(VrrpEvent) + Send>,
+        cmd: CmdTx,
+        clock: Instant,
+    ) -> Io {
+        Io {
+            router: Router::new(cfg.clone(), &plan.resolved),
+            cfg,
+            vips,
+            nl,
+            socks,
+            announcers: HashMap::new(),
+            links: st
+                .links
+                .iter()
+                .map(|l| (l.name.clone(), l.clone()))
+                .collect(),
+            watched: plan.watched.clone(),
+            reported: HashMap::new(),
+            on_event,
+            cmd,
+            clock,
+            warned: HashMap::new(),
+            inputs: VecDeque::new(),
+        }
+    }
+
+    /// The way out of a failed thread: every instance's VIPs released (overlay at once,
+    /// kernel addresses waited for, bounded), then the daemon told.
+    fn fail(&mut self, reason: &str) {
+        tracing::error!("VRRP: {reason}; every VIP released, no adverts until a reload");
+        let all = self.cfg.instances.clone();
+        for inst in &all {
+            self.release(inst);
+        }
+        if let Err(e) = self.nl.flush(QUIT_WAIT) {
+            tracing::warn!("VRRP: releasing the kernel addresses: {e}");
+        }
+        (self.on_event)(VrrpEvent::Failed {
+            reason: reason.to_string(),
+        });
+    }
+
     fn now(&self) -> u64 {
         self.clock.elapsed().as_millis() as u64
     }
@@ -517,7 +579,7 @@ impl Io {
         }
     }
 
-    fn serve(mut self, rx: mpsc::Receiver<Cmd>) {
+    fn serve(&mut self, rx: mpsc::Receiver<Cmd>) {
         let mut buf = vec![0u8; 65536];
         loop {
             let now = self.now();
@@ -940,6 +1002,89 @@ mod tests {
             user: None,
             args: vec![],
         }
+    }
+
+    fn engine_instance() -> InstanceConfig {
+        InstanceConfig {
+            name: "VI_1".into(),
+            interface: "lo".into(),
+            vrid: 51,
+            version: rvs_vrrp::Version::V2,
+            ipv6: false,
+            initial: rvs_vrrp::InitialState::Backup,
+            priority: 100,
+            advert_int_cs: 100,
+            auth: rvs_vrrp::Auth::None,
+            nopreempt: false,
+            preempt_delay_ms: 0,
+            vips: vec![vip("10.0.0.100")],
+            vips_excluded: vec![vip("10.0.0.101")],
+            vip_owner: VipOwner::Engine,
+            src: Some("127.0.0.1".parse().unwrap()),
+            unicast_peers: vec![],
+            track_interfaces: vec![],
+            track_scripts: vec![],
+            track_files: vec![],
+            notify: Default::default(),
+            garp: Default::default(),
+            accept: false,
+            pos: "vrrp.rs:1".into(),
+        }
+    }
+
+    #[test]
+    fn a_panicking_thread_releases_every_vip_and_tells_the_daemon() {
+        // Needs rtnetlink (root): the failed thread waits for its kernel removals.
+        let cfg = VrrpConfig {
+            instances: vec![engine_instance()],
+            ..VrrpConfig::default()
+        };
+        let plan = Plan {
+            resolved: vec![],
+            sockets: vec![],
+            watched: HashSet::new(),
+        };
+        let wake = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC).unwrap();
+        let (tx, _rx) = mpsc::channel();
+        let cmd = CmdTx {
+            tx,
+            wake: Arc::new(wake),
+        };
+        let nl = Netlink::start(|_| {}).expect("netlink (needs root)");
+        let vips = VipOwnership::new();
+        let (ev_tx, events) = mpsc::channel();
+        let on_event = Box::new(move |e| {
+            let _ = ev_tx.send(e);
+        });
+        let st = NetState::default();
+        let mut io = Io::new(
+            cfg,
+            &plan,
+            &st,
+            vips.clone(),
+            nl,
+            vec![],
+            on_event,
+            cmd,
+            Instant::now(),
+        );
+        // A MASTER's VIPs (one excluded), owned when the bug strikes.
+        for a in ["10.0.0.100", "10.0.0.101"] {
+            vips.set_owned(a.parse().unwrap(), true);
+        }
+        guarded(&mut io, |_| panic!("a bug"));
+        for a in ["10.0.0.100", "10.0.0.101"] {
+            assert!(!vips.owns(a.parse().unwrap()), "{a} released");
+        }
+        match events.try_recv() {
+            Ok(VrrpEvent::Failed { reason }) => assert!(reason.contains("a bug"), "{reason}"),
+            other => panic!("no Failed event: {other:?}"),
+        }
+        // A body that ends normally releases nothing.
+        vips.set_owned("10.0.0.100".parse().unwrap(), true);
+        guarded(&mut io, |_| {});
+        assert!(vips.owns("10.0.0.100".parse().unwrap()));
+        assert!(events.try_recv().is_err());
     }
 
     #[test]
