@@ -72,6 +72,8 @@ const CMD_WAIT: Duration = Duration::from_secs(10);
 /// How long a clean stop may take in all (the priority-0 adverts go out within
 /// milliseconds; the rest is the kernel's address removals): rvsd's exit is bounded by it.
 const STOP_WAIT: Duration = Duration::from_millis(1500);
+/// How long a status request waits for the thread (the daemon's loop waits with it).
+pub const STATUS_WAIT: Duration = Duration::from_secs(1);
 /// How long dropping a runner waits for its thread to end.
 const QUIT_WAIT: Duration = Duration::from_secs(1);
 /// Datagrams read from one socket per wake-up before the timers get their turn.
@@ -214,11 +216,26 @@ impl VrrpRunner {
             .map_err(|_| VrrpIoError::Socket("the VRRP thread does not answer".into()))?
     }
 
-    /// The operator's view, taken on the runner's thread (empty if the thread is gone).
+    /// The operator's view, taken on the runner's thread (empty if the thread is gone or
+    /// does not answer within [`STATUS_WAIT`]).
     pub fn status(&self) -> Vec<InstanceStatus> {
+        self.try_status().unwrap_or_default()
+    }
+
+    /// [`VrrpRunner::status`], saying why there is none: the daemon's loop waits at most
+    /// [`STATUS_WAIT`] on it, not the 10 s a start may take.
+    pub fn try_status(&self) -> Result<Vec<InstanceStatus>, VrrpIoError> {
         let (reply, rx) = mpsc::channel();
         self.cmd.send(Cmd::Status(reply));
-        rx.recv_timeout(CMD_WAIT).unwrap_or_default()
+        rx.recv_timeout(STATUS_WAIT).map_err(|e| {
+            VrrpIoError::Socket(match e {
+                mpsc::RecvTimeoutError::Timeout => format!(
+                    "the VRRP thread did not answer within {} ms",
+                    STATUS_WAIT.as_millis()
+                ),
+                mpsc::RecvTimeoutError::Disconnected => "the VRRP thread is gone".into(),
+            })
+        })
     }
 
     /// Now on the runner's clock, the one [`InstanceStatus`]'s transitions are stamped on

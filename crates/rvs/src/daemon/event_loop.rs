@@ -209,9 +209,11 @@ impl EventLoop {
                 }
                 Action::ReplyVrrpStatus { to } => {
                     let reply = match (&self.vrrp, &self.vrrp_error) {
-                        (Some(r), _) => {
-                            Reply::VrrpStatus(rvs_vrrp::status_lines(&r.status(), r.now()))
-                        }
+                        // Bounded (rvs_io::vrrp::STATUS_WAIT): the loop serves everyone else.
+                        (Some(r), _) => match r.try_status() {
+                            Ok(st) => Reply::VrrpStatus(rvs_vrrp::status_lines(&st, r.now())),
+                            Err(e) => Reply::Unavailable(format!("VRRP status: {e}")),
+                        },
                         (None, Some(e)) => Reply::Unavailable(format!("VRRP is not running: {e}")),
                         (None, None) => Reply::VrrpStatus(Vec::new()),
                     };
