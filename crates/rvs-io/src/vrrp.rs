@@ -26,6 +26,7 @@ use rvs_engine::VipOwnership;
 use rvs_vrrp::{
     Action, Input, InstanceConfig, InstanceStatus, Router, State, Vip, VipOwner, VrrpConfig,
 };
+use script::Users;
 use sock::VrrpSocket;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -83,7 +84,11 @@ const WARN_EVERY: Duration = Duration::from_secs(60);
 
 enum Cmd {
     Status(mpsc::Sender<Vec<InstanceStatus>>),
-    Reconfigure(Box<VrrpConfig>, mpsc::Sender<Result<(), VrrpIoError>>),
+    /// With the new configuration's script users, resolved on the caller's thread.
+    Reconfigure(
+        Box<(VrrpConfig, Users)>,
+        mpsc::Sender<Result<(), VrrpIoError>>,
+    ),
     Stop(mpsc::Sender<()>, Instant),
     /// The runner was dropped: end without the handover.
     Quit,
@@ -150,6 +155,8 @@ impl VrrpRunner {
         let st = nl.dump().map_err(VrrpIoError::Socket)?;
         let plan = plan(&cfg, &st)?;
         let socks = open_sockets(&plan.sockets, Vec::new())?;
+        // NSS lookups here, not on the advert thread.
+        let users = Users::resolve(&cfg);
         let mut io = Io::new(
             cfg,
             &plan,
@@ -161,6 +168,7 @@ impl VrrpRunner {
             cmd.clone(),
             clock,
         );
+        io.users = users;
         // A previous run may have died as MASTER and left its addresses behind
         // (keepalived cleans up the same way); a non-owner starts silent.
         let backups: Vec<InstanceConfig> = io
@@ -211,7 +219,9 @@ impl VrrpRunner {
     /// A reload (`Router::reconfigure`): unchanged instances keep their state.
     pub fn reconfigure(&self, cfg: VrrpConfig) -> Result<(), VrrpIoError> {
         let (reply, rx) = mpsc::channel();
-        self.cmd.send(Cmd::Reconfigure(Box::new(cfg), reply));
+        let users = Users::resolve(&cfg);
+        self.cmd
+            .send(Cmd::Reconfigure(Box::new((cfg, users)), reply));
         rx.recv_timeout(CMD_WAIT)
             .map_err(|_| VrrpIoError::Socket("the VRRP thread does not answer".into()))?
     }
@@ -487,6 +497,8 @@ struct Io {
     clock: Instant,
     warned: HashMap<String, Instant>,
     inputs: VecDeque<OwnedInput>,
+    /// The configuration's script users, resolved off this thread.
+    users: Users,
 }
 
 impl Io {
@@ -521,6 +533,7 @@ impl Io {
             clock,
             warned: HashMap::new(),
             inputs: VecDeque::new(),
+            users: Users::default(),
         }
     }
 
@@ -658,8 +671,9 @@ impl Io {
             Cmd::Status(reply) => {
                 let _ = reply.send(self.router.status());
             }
-            Cmd::Reconfigure(cfg, reply) => {
-                let _ = reply.send(self.reconfigure(*cfg));
+            Cmd::Reconfigure(next, reply) => {
+                let (cfg, users) = *next;
+                let _ = reply.send(self.reconfigure(cfg, users));
             }
             Cmd::Script { name, ok } => {
                 let now = self.now();
@@ -700,7 +714,7 @@ impl Io {
         }
     }
 
-    fn reconfigure(&mut self, cfg: VrrpConfig) -> Result<(), VrrpIoError> {
+    fn reconfigure(&mut self, cfg: VrrpConfig, users: Users) -> Result<(), VrrpIoError> {
         let st = self.nl.dump().map_err(VrrpIoError::Socket)?;
         let plan = plan(&cfg, &st)?;
         let have = std::mem::take(&mut self.socks);
@@ -733,6 +747,7 @@ impl Io {
             self.release(inst);
         }
         self.watched = plan.watched;
+        self.users = users;
         self.cfg = cfg.clone();
         let now = self.now();
         let acts = self.router.reconfigure(cfg, &plan.resolved, now);
@@ -838,7 +853,7 @@ impl Io {
                 command,
                 user,
                 args,
-            } => script::notify(&command, &args, &user),
+            } => script::notify(&command, &args, self.users.ids(&user)),
             Action::RunTrackScript {
                 name,
                 command,
@@ -850,7 +865,7 @@ impl Io {
                 script::track(
                     &name,
                     &command,
-                    &user,
+                    self.users.ids(&user),
                     Duration::from_millis(timeout_ms),
                     move |ok| {
                         cmd.send(Cmd::Script { name: n, ok });

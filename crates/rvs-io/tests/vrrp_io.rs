@@ -563,7 +563,7 @@ fn scripts_and_their_waiter_threads_never_run_real_time() {
         "0",
         "the script runs SCHED_OTHER: {stat}"
     );
-    let waiters = threads_policy("rvs-vrrp-notify");
+    let waiters = threads_policy("rvs-vrrp-script");
     assert!(
         !waiters.is_empty() && waiters.iter().all(|p| p == "0"),
         "the waiter thread runs SCHED_OTHER: {waiters:?}"
