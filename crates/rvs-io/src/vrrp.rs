@@ -154,7 +154,7 @@ impl VrrpRunner {
         .map_err(VrrpIoError::Socket)?;
         let st = nl.dump().map_err(VrrpIoError::Socket)?;
         let plan = plan(&cfg, &st)?;
-        let socks = open_sockets(&plan.sockets, Vec::new())?;
+        let socks = open_sockets(&plan.sockets, &mut Vec::new())?;
         // NSS lookups here, not on the advert thread.
         let users = Users::resolve(&cfg);
         let mut io = Io::new(
@@ -395,28 +395,35 @@ fn plan(cfg: &VrrpConfig, st: &NetState) -> Result<Plan, VrrpIoError> {
     })
 }
 
-/// The sockets `want` asks for, reusing those of `have` that match; nothing is closed
-/// unless every new one opened.
+/// The sockets `want` asks for, reusing those of `have` that match. The new ones open
+/// first: on an error `have` is left whole (a refused reload keeps every socket, so a
+/// MASTER keeps advertising); on success the reused ones are taken out of it and what
+/// stays in `have` is no longer wanted.
 fn open_sockets(
     want: &[(String, u32, bool, bool)],
-    mut have: Vec<VrrpSocket>,
+    have: &mut Vec<VrrpSocket>,
 ) -> Result<Vec<VrrpSocket>, VrrpIoError> {
-    let mut out = Vec::new();
-    for (iface, index, v6, multicast) in want {
-        let same = |s: &VrrpSocket| {
-            s.iface == *iface && s.ifindex == *index && s.v6 == *v6 && s.multicast == *multicast
-        };
-        if let Some(i) = have.iter().position(same) {
-            out.push(have.swap_remove(i));
-            continue;
-        }
+    let same = |w: &(String, u32, bool, bool), s: &VrrpSocket| {
+        s.iface == w.0 && s.ifindex == w.1 && s.v6 == w.2 && s.multicast == w.3
+    };
+    let mut fresh = VecDeque::new();
+    for w in want.iter().filter(|w| !have.iter().any(|s| same(w, s))) {
+        let (iface, index, v6, multicast) = w;
         let s = VrrpSocket::open(iface, *index, *v6, *multicast).map_err(|e| {
             VrrpIoError::Socket(format!(
                 "IPv{} raw socket on {iface}: {e}",
                 if *v6 { 6 } else { 4 }
             ))
         })?;
-        out.push(s);
+        fresh.push_back(s);
+    }
+    let mut out = Vec::with_capacity(want.len());
+    for w in want {
+        match have.iter().position(|s| same(w, s)) {
+            Some(i) => out.push(have.swap_remove(i)),
+            // Opened above, in `want`'s order.
+            None => out.extend(fresh.pop_front()),
+        }
     }
     Ok(out)
 }
@@ -717,20 +724,10 @@ impl Io {
     fn reconfigure(&mut self, cfg: VrrpConfig, users: Users) -> Result<(), VrrpIoError> {
         let st = self.nl.dump().map_err(VrrpIoError::Socket)?;
         let plan = plan(&cfg, &st)?;
-        let have = std::mem::take(&mut self.socks);
-        // Sockets no longer wanted close when `have` drops; on an error the old set stays.
-        let mut kept: Vec<(String, u32, bool, bool)> = Vec::new();
-        for s in &have {
-            kept.push((s.iface.clone(), s.ifindex, s.v6, s.multicast));
-        }
-        match open_sockets(&plan.sockets, have) {
-            Ok(s) => self.socks = s,
-            Err(e) => {
-                // Reopen what was there (the old sockets were consumed).
-                self.socks = open_sockets(&kept, Vec::new()).unwrap_or_default();
-                return Err(e);
-            }
-        }
+        // On an error every old socket stays; on success those no longer wanted close
+        // here.
+        let socks = open_sockets(&plan.sockets, &mut self.socks)?;
+        self.socks = socks;
         self.links = st
             .links
             .iter()
@@ -1117,6 +1114,28 @@ mod tests {
         guarded(&mut io, |_| {});
         assert!(vips.owns("10.0.0.100".parse().unwrap()));
         assert!(events.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_socket_that_does_not_open_leaves_the_old_ones_whole() {
+        // Raw sockets need root.
+        let lo = ("lo".to_string(), 1, false, false);
+        let mut have = open_sockets(std::slice::from_ref(&lo), &mut Vec::new()).expect("lo");
+        let want = [
+            lo.clone(),
+            ("rvs-no-such0".to_string(), 999_999, false, false),
+        ];
+        assert!(open_sockets(&want, &mut have).is_err());
+        assert_eq!(have.len(), 1, "the old socket stays");
+        assert_eq!(have[0].iface, "lo");
+        // Success: the reused socket moves out, the unwanted stay behind to close.
+        let v6 = ("lo".to_string(), 1, true, false);
+        let got = open_sockets(std::slice::from_ref(&v6), &mut have).expect("lo v6");
+        assert_eq!((got.len(), got[0].v6), (1, true));
+        assert_eq!(have.len(), 1, "lo v4 no longer wanted");
+        let got = open_sockets(&[v6, lo], &mut have).expect("both");
+        assert_eq!((got[0].v6, got[1].v6), (true, false));
+        assert!(have.is_empty(), "lo v4 reused");
     }
 
     #[test]
