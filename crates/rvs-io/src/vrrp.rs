@@ -79,6 +79,12 @@ pub const STATUS_WAIT: Duration = Duration::from_secs(1);
 const QUIT_WAIT: Duration = Duration::from_secs(1);
 /// Datagrams read from one socket per wake-up before the timers get their turn.
 const RX_BATCH: usize = 64;
+/// Datagrams read per [`RX_WINDOW`] at most, all sockets together (25,600/s: hundreds of
+/// times what the instances of any real network send). A proto-112 flood past it waits in
+/// the socket buffers (the kernel drops what overflows) instead of keeping this real-time
+/// thread busy ahead of the forwarding workers.
+const RX_BUDGET: usize = 256;
+const RX_WINDOW: Duration = Duration::from_millis(10);
 /// One warning per key this often (a link down makes every advert fail to send).
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
@@ -465,6 +471,46 @@ fn order(batch: Vec<Action>) -> Vec<(Stage, Action)> {
     out
 }
 
+/// The receive budget: [`RX_BUDGET`] datagrams per [`RX_WINDOW`].
+struct RxBudget {
+    start: Instant,
+    used: usize,
+    /// Windows whose budget ran out (a flood, for the log).
+    spent: u64,
+}
+
+impl RxBudget {
+    fn new(now: Instant) -> RxBudget {
+        RxBudget {
+            start: now,
+            used: 0,
+            spent: 0,
+        }
+    }
+
+    /// Datagrams that may still be read at `now` (a window ends, the next starts).
+    fn left(&mut self, now: Instant) -> usize {
+        if now >= self.start + RX_WINDOW {
+            self.start = now;
+            self.used = 0;
+        }
+        RX_BUDGET - self.used
+    }
+
+    fn spend(&mut self) {
+        self.used += 1;
+        if self.used == RX_BUDGET {
+            self.spent += 1;
+        }
+    }
+
+    /// While the window's budget is spent: when the sockets may be read again.
+    fn paused_until(&self, now: Instant) -> Option<Instant> {
+        let end = self.start + RX_WINDOW;
+        (self.used >= RX_BUDGET && now < end).then_some(end)
+    }
+}
+
 /// An input the thread produced itself (a track file read), fed after the current batch.
 enum OwnedInput {
     File { name: String, value: i64 },
@@ -506,6 +552,7 @@ struct Io {
     inputs: VecDeque<OwnedInput>,
     /// The configuration's script users, resolved off this thread.
     users: Users,
+    rx_budget: RxBudget,
 }
 
 impl Io {
@@ -541,6 +588,7 @@ impl Io {
             warned: HashMap::new(),
             inputs: VecDeque::new(),
             users: Users::default(),
+            rx_budget: RxBudget::new(clock),
         }
     }
 
@@ -620,18 +668,30 @@ impl Io {
         let mut buf = vec![0u8; 65536];
         loop {
             let now = self.now();
-            let timeout = self.router.poll_timeout().map(|d| {
-                let ms = d.saturating_sub(now);
-                rustix::time::Timespec {
+            // A spent receive budget: the sockets wait for the next window.
+            let paused = self.rx_budget.paused_until(Instant::now());
+            let resume_ms = paused.map(|t| {
+                let left = t.saturating_duration_since(Instant::now());
+                left.as_millis() as u64 + u64::from(left.subsec_nanos() % 1_000_000 != 0)
+            });
+            let timeout = self
+                .router
+                .poll_timeout()
+                .map(|d| d.saturating_sub(now))
+                .into_iter()
+                .chain(resume_ms)
+                .min()
+                .map(|ms| rustix::time::Timespec {
                     tv_sec: (ms / 1000) as i64,
                     tv_nsec: ((ms % 1000) * 1_000_000) as i64,
-                }
-            });
+                });
             let (ready, failed): (Vec<bool>, _) = {
                 let mut fds = Vec::with_capacity(1 + self.socks.len());
                 fds.push(PollFd::new(self.cmd.wake.as_ref(), PollFlags::IN));
-                for s in &self.socks {
-                    fds.push(PollFd::from_borrowed_fd(s.fd(), PollFlags::IN));
+                if paused.is_none() {
+                    for s in &self.socks {
+                        fds.push(PollFd::from_borrowed_fd(s.fd(), PollFlags::IN));
+                    }
                 }
                 let r = rustix::event::poll(&mut fds, timeout.as_ref());
                 (
@@ -696,7 +756,8 @@ impl Io {
     }
 
     fn receive(&mut self, i: usize, buf: &mut [u8]) {
-        for _ in 0..RX_BATCH {
+        let n = RX_BATCH.min(self.rx_budget.left(Instant::now()));
+        for _ in 0..n {
             let got = match self.socks[i].recv(buf) {
                 Ok(Some(r)) => r,
                 Ok(None) => return,
@@ -708,6 +769,7 @@ impl Io {
                     return;
                 }
             };
+            self.rx_budget.spend();
             let now = self.now();
             let input = Input::Packet {
                 iface: &self.socks[i].iface,
@@ -718,6 +780,15 @@ impl Io {
             };
             let acts = self.router.handle(input, now);
             self.run(acts);
+        }
+        if self.rx_budget.paused_until(Instant::now()).is_some() {
+            let spent = self.rx_budget.spent;
+            self.warn_once("rx budget", || {
+                format!(
+                    "more than {RX_BUDGET} datagrams per {} ms (a flood?): the rest waits in the socket buffers (budget spent {spent} time(s) so far)",
+                    RX_WINDOW.as_millis()
+                )
+            });
         }
     }
 
@@ -1136,6 +1207,26 @@ mod tests {
         let got = open_sockets(&[v6, lo], &mut have).expect("both");
         assert_eq!((got[0].v6, got[1].v6), (true, false));
         assert!(have.is_empty(), "lo v4 reused");
+    }
+
+    #[test]
+    fn the_receive_budget_pauses_the_sockets_until_the_next_window() {
+        let t0 = Instant::now();
+        let mut b = RxBudget::new(t0);
+        assert_eq!(b.left(t0), RX_BUDGET);
+        for _ in 0..RX_BUDGET {
+            b.spend();
+        }
+        assert_eq!(b.left(t0), 0);
+        let mid = t0 + RX_WINDOW / 2;
+        assert_eq!(b.paused_until(mid), Some(t0 + RX_WINDOW));
+        assert_eq!(b.spent, 1);
+        // The next window: reading resumes, with a whole budget.
+        let next = t0 + RX_WINDOW;
+        assert_eq!(b.paused_until(next), None);
+        assert_eq!(b.left(next), RX_BUDGET);
+        b.spend();
+        assert_eq!((b.left(next), b.paused_until(next)), (RX_BUDGET - 1, None));
     }
 
     #[test]

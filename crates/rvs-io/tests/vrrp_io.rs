@@ -273,11 +273,7 @@ fn adverts_leave_with_ttl_255_and_a_valid_checksum_and_the_kernel_vip_follows_ma
     wait_state(&events, State::Master);
     // The advert thread runs SCHED_FIFO (1) wherever a thread of this process may.
     let want = if fifo_allowed() { "1" } else { "0" };
-    let policies = vrrp_thread_policy();
-    assert!(
-        !policies.is_empty() && policies.iter().all(|p| p == want),
-        "{policies:?}"
-    );
+    wait_vrrp_policy(want);
 
     let adv = cap.next(A, |s| s.vrrp.get(2) == Some(&255));
     assert_eq!(adv.ttl, 255, "TTL");
@@ -486,6 +482,23 @@ fn vrrp_thread_policy() -> Vec<String> {
     threads_policy("rvs-vrrp")
 }
 
+/// Waits until every `rvs-vrrp` thread (there is at least one) has policy `want`: other
+/// tests of this process start runners too, whose threads are named before they ask
+/// for real-time priority.
+fn wait_vrrp_policy(want: &str) {
+    wait_for("the VRRP threads' policy", LIMIT, || {
+        let policies = vrrp_thread_policy();
+        Ok(
+            if !policies.is_empty() && policies.iter().all(|p| p == want) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(format!("{policies:?}"))
+            },
+        )
+    })
+    .expect("SCHED_FIFO VRRP threads")
+}
+
 /// Whether a throwaway thread of this process gets SCHED_FIFO 1.
 fn fifo_allowed() -> bool {
     std::thread::spawn(|| {
@@ -545,12 +558,7 @@ fn scripts_and_their_waiter_threads_never_run_real_time() {
     let vips = VipOwnership::new();
     let (runner, events) = start(&lab.a, inst, &vips);
     wait_state(&events, State::Master);
-    // Other tests of this process run VRRP threads too: all of them are SCHED_FIFO.
-    let rt = vrrp_thread_policy();
-    assert!(
-        !rt.is_empty() && rt.iter().all(|p| p == "1"),
-        "the advert thread is SCHED_FIFO: {rt:?}"
-    );
+    wait_vrrp_policy("1");
     let stat = wait_for("the notify script's policy", LIMIT, || {
         Ok(match std::fs::read_to_string(&policy) {
             Ok(s) if !s.is_empty() => ControlFlow::Break(s),
