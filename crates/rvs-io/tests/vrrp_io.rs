@@ -147,6 +147,19 @@ fn addrs(ns: &Ns) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Waits until `ip -4 addr` of `ns`'s eth0 shows (`present`) or no longer shows `what`.
+fn wait_vip(ns: &Ns, what: &str, present: bool) {
+    wait_for("a's addresses", LIMIT, || {
+        let a = addrs(ns);
+        Ok(if a.contains(what) == present {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(a)
+        })
+    })
+    .expect("VIP address")
+}
+
 /// A raw socket of the peer, joined to the VRRP group: what the wire carries.
 struct Capture(Socket);
 
@@ -260,11 +273,7 @@ fn adverts_leave_with_ttl_255_and_a_valid_checksum_and_the_kernel_vip_follows_ma
     wait_state(&events, State::Master);
     // The advert thread runs SCHED_FIFO (1) wherever a thread of this process may.
     let want = if fifo_allowed() { "1" } else { "0" };
-    let policies = vrrp_thread_policy();
-    assert!(
-        !policies.is_empty() && policies.iter().all(|p| p == want),
-        "{policies:?}"
-    );
+    wait_vrrp_policy(want);
 
     let adv = cap.next(A, |s| s.vrrp.get(2) == Some(&255));
     assert_eq!(adv.ttl, 255, "TTL");
@@ -314,10 +323,11 @@ fn a_backup_starts_silent_clears_leftovers_and_takes_over_when_no_master_speaks(
     );
     assert!(!vips.owns(ip(VIP)), "and is silent from its first moment");
     assert_eq!(runner.status()[0].state, State::Backup);
-    // Nobody else advertises: master-down, then MASTER with the VIP.
+    // Nobody else advertises: master-down, then MASTER with the VIP (the kernel address
+    // is queued to the netlink thread, not waited for).
     wait_state(&events, State::Master);
     assert!(vips.owns(ip(VIP)));
-    assert!(addrs(&lab.a).contains(&format!("{VIP}/32")));
+    wait_vip(&lab.a, &format!("{VIP}/32"), true);
     runner.stop();
     assert!(!addrs(&lab.a).contains(VIP));
 }
@@ -441,9 +451,17 @@ fn two_runners_elect_over_ipv6_v3_and_the_winner_holds_the_vip() {
     assert!(sp.counters.adverts_rx >= 1, "{sp:?}");
     assert_ne!(lla, llp);
     assert!(vips_a.owns(ip("fd00:9::100")) && !vips_p.owns(ip("fd00:9::100")));
-    let o = lab.a.ip(&["-6", "addr", "show", "dev", "eth0"]).unwrap();
-    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(shown.contains("fd00:9::100/128"), "{shown}");
+    // The kernel address is queued to the netlink thread, not waited for.
+    wait_for("the VIP on a's eth0", LIMIT, || {
+        let o = lab.a.ip(&["-6", "addr", "show", "dev", "eth0"])?;
+        let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+        Ok(if shown.contains("fd00:9::100/128") {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(shown)
+        })
+    })
+    .expect("IPv6 VIP added on MASTER");
     // The clean stop hands over: p becomes MASTER.
     runner_a.stop();
     wait_for("p MASTER after a's priority 0", LIMIT, || {
@@ -461,16 +479,24 @@ fn two_runners_elect_over_ipv6_v3_and_the_winner_holds_the_vip() {
 
 /// The scheduling policy (stat field 41) of this process's `rvs-vrrp` threads.
 fn vrrp_thread_policy() -> Vec<String> {
-    let mut out = Vec::new();
-    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-        if comm.trim() == "rvs-vrrp" {
-            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
-            let after = stat.rsplit(')').next().unwrap_or("");
-            out.push(after.split_whitespace().nth(38).unwrap_or("?").to_string());
-        }
-    }
-    out
+    threads_policy("rvs-vrrp")
+}
+
+/// Waits until every `rvs-vrrp` thread (there is at least one) has policy `want`: other
+/// tests of this process start runners too, whose threads are named before they ask
+/// for real-time priority.
+fn wait_vrrp_policy(want: &str) {
+    wait_for("the VRRP threads' policy", LIMIT, || {
+        let policies = vrrp_thread_policy();
+        Ok(
+            if !policies.is_empty() && policies.iter().all(|p| p == want) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(format!("{policies:?}"))
+            },
+        )
+    })
+    .expect("SCHED_FIFO VRRP threads")
 }
 
 /// Whether a throwaway thread of this process gets SCHED_FIFO 1.
@@ -482,4 +508,90 @@ fn fifo_allowed() -> bool {
     })
     .join()
     .unwrap()
+}
+
+/// The scheduling policy (stat field 41) of the threads of this process named `name`.
+fn threads_policy(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            out.push(stat_policy(&stat));
+        }
+    }
+    out
+}
+
+fn stat_policy(stat: &str) -> String {
+    let after = stat.rsplit(')').next().unwrap_or("");
+    after.split_whitespace().nth(38).unwrap_or("?").to_string()
+}
+
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rvs-vrrp-io-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+fn scripts_and_their_waiter_threads_never_run_real_time() {
+    assert!(
+        fifo_allowed(),
+        "this test needs SCHED_FIFO for the VRRP thread (root with real-time budget)"
+    );
+    let lab = pair("vrt");
+    let dir = scratch("rt");
+    let (policy, go) = (dir.join("policy"), dir.join("go"));
+    // The script writes its own policy, then holds its waiter thread until told to end.
+    let script = format!(
+        "cat /proc/$$/stat >{p}.tmp && mv {p}.tmp {p}; i=0; while [ ! -e {g} ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done",
+        p = policy.display(),
+        g = go.display()
+    );
+    let mut inst = instance(255, VipOwner::Engine);
+    inst.notify.master = Some(rvs_vrrp::NotifyScript {
+        command: script,
+        user: None,
+    });
+    let vips = VipOwnership::new();
+    let (runner, events) = start(&lab.a, inst, &vips);
+    wait_state(&events, State::Master);
+    wait_vrrp_policy("1");
+    let stat = wait_for("the notify script's policy", LIMIT, || {
+        Ok(match std::fs::read_to_string(&policy) {
+            Ok(s) if !s.is_empty() => ControlFlow::Break(s),
+            _ => ControlFlow::Continue(String::new()),
+        })
+    })
+    .expect("notify_master ran");
+    assert_eq!(
+        stat_policy(&stat),
+        "0",
+        "the script runs SCHED_OTHER: {stat}"
+    );
+    let waiters = threads_policy("rvs-vrrp-script");
+    assert!(
+        !waiters.is_empty() && waiters.iter().all(|p| p == "0"),
+        "the waiter thread runs SCHED_OTHER: {waiters:?}"
+    );
+    std::fs::write(&go, "").unwrap();
+    runner.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_leftover_vip_is_removed_whatever_its_ipv4_prefix() {
+    let lab = pair("vlp");
+    // An older configuration's /24 (a secondary address next to a's own).
+    lab.a
+        .addr("eth0", &format!("{VIP}/24"))
+        .expect("leftover VIP");
+    let vips = VipOwnership::new();
+    let (runner, _events) = start(&lab.a, instance(100, VipOwner::Kernel), &vips);
+    let a = addrs(&lab.a);
+    assert!(!a.contains(VIP), "removed at start: {a}");
+    assert!(a.contains(&format!("{A}/24")), "a's own address stays: {a}");
+    runner.stop();
 }

@@ -863,6 +863,90 @@ fn failover_v3_fast_and_nopreempt_recovery() {
     assert_eq!(inst(&d2, "VI_3").state(), "MASTER");
 }
 
+/// A `vrrp_instance` naming an interface the director does not have refuses the whole
+/// file, like a parse error: at start rvsd exits non-zero with a FILE:LINE message naming
+/// the instance and the interface; on SIGHUP the running configuration (services and
+/// VRRP) stays.
+#[test]
+fn vrrp_instance_on_a_missing_interface_refuses_the_file() {
+    let t = vrrp_lab("vbi", [false; 2]);
+    let good = Instance::new("VI_1", 51, 200, &[lab::VIP]);
+    let mut bad = good.clone();
+    bad.interface = "eth9".into();
+
+    // At start.
+    let path = t.lab.dir().join("rvs-bad.conf");
+    let text = rvs_conf("bad", &bad, "");
+    std::fs::write(&path, &text).unwrap();
+    let line = 1 + text
+        .lines()
+        .position(|l| l.starts_with("vrrp_instance"))
+        .unwrap();
+    let (sock, state, shm) = (
+        t.lab.dir().join("rvsd-bad.sock"),
+        t.lab.dir().join("state-bad"),
+        format!("/dev/shm/rvs-test-{}bad", t.lab.prefix()),
+    );
+    let argv = [
+        RVSD,
+        "--io",
+        "afpacket",
+        "--iface",
+        "eth0",
+        "--socket",
+        &sock.display().to_string(),
+        "--state-dir",
+        &state.display().to_string(),
+        "--conn-shm",
+        &shm,
+        "--config",
+        &path.display().to_string(),
+    ]
+    .map(|s| s.to_string());
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let mut p = t.dirs[0].spawn(&argv).expect("spawn rvsd");
+    let st = p
+        .wait(Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("rvsd refusing the file: {e}"));
+    let log = p.log();
+    assert!(!st.success(), "rvsd started on a missing interface:\n{log}");
+    let want = format!("{}:{line}: error:", path.display());
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&want) && l.contains("VI_1") && l.contains("eth9")),
+        "a FILE:LINE message naming VI_1 and eth9:\n{log}"
+    );
+    assert!(!log.contains("rvsd ready"), "{log}");
+
+    // On SIGHUP.
+    let mut d = rvs_start(&t, 0, "afpacket", &rvs_conf("good", &good, ""));
+    wait_rvs_state(&d, "VI_1", "MASTER", elect(1.0));
+    let listed = d.ipvsadm("-Ln");
+    assert!(listed.contains(lab::VIP), "{listed}");
+    let mut bad = bad.clone();
+    bad.name = "VI_2".into();
+    bad.vrid = 52;
+    // With a new service too: none of the file may be applied.
+    std::fs::write(
+        t.lab.dir().join("rvs-d1.conf"),
+        rvs_conf("good", &good, "") + &dr_service("10.0.0.200") + &bad.render(),
+    )
+    .unwrap();
+    d.hup();
+    d.wait_log("reload refused", 1, Duration::from_secs(20));
+    let log = d.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("reload refused") && l.contains("VI_2") && l.contains("eth9")),
+        "{log}"
+    );
+    let all = status(&d);
+    assert_eq!(all.len(), 1, "VI_2 was not started: {all:?}");
+    assert_eq!(inst(&d, "VI_1").state(), "MASTER");
+    assert_eq!(d.ipvsadm("-Ln"), listed, "the services stay");
+    clean_stop(&mut d);
+}
+
 /// Split brain: adverts blocked between the directors (nftables in the switch): both
 /// become MASTER. Unblocked: exactly one MASTER (d1, the higher priority) within one
 /// master-down interval, and the split-brain counter shows that another MASTER was seen.

@@ -8,16 +8,21 @@
 //! changes, and a netlink socket sees the network namespace of the thread that opened it,
 //! whereas sysfs shows the namespace of whoever mounted it. Each event batch triggers a
 //! fresh link dump, handed to the callback whole (the runner keeps what changed).
+//!
+//! VIP additions and removals are queued, not waited for: the real-time VRRP thread must
+//! never sit behind this normal-priority thread (a new MASTER's gratuitous ARP, the next
+//! advert). They run in order here; a failure is logged here; [`Netlink::flush`] waits
+//! for the queue where the caller needs the kernel's addresses settled (start, stop).
 
 use futures::stream::{StreamExt, TryStreamExt};
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressScope,
 };
 use netlink_packet_route::link::{LinkAttribute, LinkFlags};
-use rtnetlink::{Handle, MulticastGroup};
+use rtnetlink::{AddressMessageBuilder, Handle, MulticastGroup};
 use rvs_vrrp::Vip;
 use rvs_wire::ethernet::MacAddr;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -74,17 +79,20 @@ impl NetState {
 enum Req {
     Dump(mpsc::Sender<Result<NetState, String>>),
     Addr {
+        instance: String,
         add: bool,
         index: u32,
         vip: Vip,
-        reply: mpsc::Sender<Result<(), String>>,
     },
+    /// Answered once every request before it is done.
+    Flush(mpsc::Sender<()>),
 }
 
-/// The handle the VRRP thread keeps; dropping it ends the netlink thread.
+/// The handle the VRRP thread keeps. Dropping it ends the netlink thread once its queue
+/// is done; it is not joined, so a kernel that does not answer cannot hold up a stop
+/// ([`Netlink::flush`] waits, with a deadline, where it matters).
 pub struct Netlink {
     tx: tokio::sync::mpsc::UnboundedSender<Req>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Netlink {
@@ -93,7 +101,7 @@ impl Netlink {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let failed = ready_tx.clone();
-        let thread = crate::kernel::runtime_thread(
+        crate::kernel::runtime_thread(
             "rvs-vrrp-nl",
             move |e| {
                 let _ = failed.send(Err(e));
@@ -102,10 +110,7 @@ impl Netlink {
         )
         .map_err(|e| format!("netlink thread: {e}"))?;
         match ready_rx.recv_timeout(REPLY_WAIT) {
-            Ok(Ok(())) => Ok(Netlink {
-                tx,
-                thread: Some(thread),
-            }),
+            Ok(Ok(())) => Ok(Netlink { tx }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err("netlink thread did not start".into()),
         }
@@ -127,27 +132,31 @@ impl Netlink {
         self.ask(Req::Dump)
     }
 
-    /// Adds (`add`) or removes `vip` on interface `index`. Adding an address that is
-    /// there, or removing one that is not, succeeds.
-    pub fn set_addr(&self, add: bool, index: u32, vip: &Vip) -> Result<(), String> {
-        let vip = vip.clone();
-        self.ask(|reply| Req::Addr {
+    /// Queues adding (`add`) or removing `vip` on interface `index` (for `instance`'s
+    /// log lines). Adding an address that is there, or removing one that is not, succeeds.
+    pub fn set_addr(&self, instance: &str, add: bool, index: u32, vip: &Vip) {
+        let req = Req::Addr {
+            instance: instance.to_string(),
             add,
             index,
-            vip,
-            reply,
-        })
-    }
-}
-
-impl Drop for Netlink {
-    fn drop(&mut self) {
-        // Closing the request channel ends `serve`.
-        let (dead, _) = tokio::sync::mpsc::unbounded_channel();
-        drop(std::mem::replace(&mut self.tx, dead));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            vip: vip.clone(),
+        };
+        if self.tx.send(req).is_err() {
+            tracing::warn!(
+                "VRRP {instance}: netlink thread gone; {} not changed",
+                vip.addr
+            );
         }
+    }
+
+    /// Waits up to `wait` for every queued address change to be done.
+    pub fn flush(&self, wait: Duration) -> Result<(), String> {
+        let (reply, rx) = mpsc::channel();
+        self.tx
+            .send(Req::Flush(reply))
+            .map_err(|_| "netlink thread gone".to_string())?;
+        rx.recv_timeout(wait)
+            .map_err(|_| "the netlink thread did not finish the address changes in time".into())
     }
 }
 
@@ -187,8 +196,13 @@ async fn serve(
                     let r = dump(&h).await.map_err(|e| format!("netlink dump: {e}"));
                     let _ = reply.send(r);
                 }
-                Some(Req::Addr { add, index, vip, reply }) => {
-                    let _ = reply.send(set_addr(&h, add, index, &vip).await);
+                Some(Req::Addr { instance, add, index, vip }) => {
+                    if let Err(e) = set_addr(&h, add, index, &vip).await {
+                        tracing::warn!("VRRP {instance}: {e}");
+                    }
+                }
+                Some(Req::Flush(reply)) => {
+                    let _ = reply.send(());
                 }
             }
         }
@@ -287,25 +301,28 @@ async fn set_addr(h: &Handle, add: bool, index: u32, vip: &Vip) -> Result<(), St
             Err(e) => Err(format!("{}: {e}", what())),
         };
     }
-    // Remove what the kernel holds for this address on the interface, whatever its prefix.
-    let found: Vec<_> = h
-        .address()
-        .get()
-        .set_link_index_filter(index)
-        .set_address_filter(vip.addr)
-        .execute()
-        .try_collect()
-        .await
-        .or_else(|e| match errno(&e) {
-            Some(ENODEV) => Ok(Vec::new()),
-            _ => Err(format!("{}: {e}", what())),
-        })?;
-    for m in found {
-        match h.address().del(m).execute().await {
-            Ok(()) => {}
-            Err(e) if matches!(errno(&e), Some(EADDRNOTAVAIL | ENODEV)) => {}
-            Err(e) => return Err(format!("{}: {e}", what())),
+    // The exact address, no dump first (one round trip). IPv4: by IFA_LOCAL alone, so the
+    // kernel removes it whatever its prefix (a leftover of an older configuration); IPv6
+    // matches address and prefix.
+    let m = match vip.addr {
+        IpAddr::V4(a) => {
+            let mut m = AddressMessageBuilder::<Ipv4Addr>::new()
+                .index(index)
+                .address(a, vip.prefix)
+                .build();
+            m.attributes
+                .retain(|a| matches!(a, AddressAttribute::Local(_)));
+            m
         }
+        IpAddr::V6(a) => AddressMessageBuilder::<Ipv6Addr>::new()
+            .index(index)
+            .address(a, vip.prefix)
+            .build(),
+    };
+    match h.address().del(m).execute().await {
+        Ok(()) => {}
+        Err(e) if matches!(errno(&e), Some(EADDRNOTAVAIL | ENODEV)) => {}
+        Err(e) => return Err(format!("{}: {e}", what())),
     }
     Ok(())
 }

@@ -1,17 +1,76 @@
 //! Notify and track scripts, spawned without blocking the advert thread: `sh -c`, stdio to
 //! /dev/null, a process group of their own (a timeout kills the script's children too),
-//! `user USER [GROUP]` through the MISC_CHECK probe's lookup. A small waiter thread per run
-//! reaps the child; for a track script it enforces the timeout (a pidfd polled with it)
-//! and reports the outcome. And `vrrp_track_file` reading.
+//! `user USER [GROUP]` resolved once per configuration ([`Users`], through the MISC_CHECK
+//! probe's lookup: NSS may block, never on the advert thread's per-run path). A small
+//! waiter thread per run reaps the child and enforces a timeout (a pidfd polled with it):
+//! a track script's own, [`NOTIFY_TIMEOUT`] for a notify script, of which at most
+//! [`NOTIFY_CAP`] run at once (more are refused with a warning, never queued without
+//! bound). And `vrrp_track_file` reading.
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, PidfdFlags, Signal};
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-type User = Option<(String, Option<String>)>;
+/// A script's `user USER [GROUP]` as configured.
+pub type UserName = (String, Option<String>);
 
-fn command(script: &str, args: &[String], user: &User) -> Command {
+/// A notify script still running this long is killed (keepalived has no such bound; a
+/// hung one would otherwise hold a thread and a process forever).
+pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Notify scripts running at once, at most.
+pub const NOTIFY_CAP: usize = 32;
+static NOTIFY_RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// The configuration's script users, resolved to (uid, gid) once per load (`None`: the
+/// lookup failed, warned about here; the script runs as rvsd's own user, as before).
+#[derive(Default)]
+pub struct Users(HashMap<UserName, Option<(u32, u32)>>);
+
+impl Users {
+    pub fn resolve(cfg: &rvs_vrrp::VrrpConfig) -> Users {
+        let notifies = cfg
+            .instances
+            .iter()
+            .map(|i| &i.notify)
+            .chain(cfg.sync_groups.iter().map(|g| &g.notify))
+            .flat_map(|n| [&n.master, &n.backup, &n.fault, &n.stop, &n.any])
+            .flatten()
+            .filter_map(|n| n.user.as_ref());
+        let names = cfg
+            .scripts
+            .iter()
+            .filter_map(|s| s.user.as_ref())
+            .chain(notifies);
+        let mut out = HashMap::new();
+        for n in names {
+            if out.contains_key(n) {
+                continue;
+            }
+            let ids = match rvs_check::probe::misc::resolve_user(&n.0, n.1.as_deref()) {
+                Ok(ids) => Some(ids),
+                Err(e) => {
+                    tracing::warn!(
+                        "VRRP scripts of user {}: {e}; they run as rvsd's own user",
+                        n.0
+                    );
+                    None
+                }
+            };
+            out.insert(n.clone(), ids);
+        }
+        Users(out)
+    }
+
+    /// (uid, gid) for a script's `user` (None: rvsd's own).
+    pub fn ids(&self, user: &Option<UserName>) -> Option<(u32, u32)> {
+        self.0.get(user.as_ref()?).copied().flatten()
+    }
+}
+
+fn command(script: &str, args: &[String], ids: Option<(u32, u32)>) -> Command {
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c");
     if args.is_empty() {
@@ -26,35 +85,58 @@ fn command(script: &str, args: &[String], user: &User) -> Command {
     {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
-        if let Some((u, g)) = user {
-            match rvs_check::probe::misc::resolve_user(u, g.as_deref()) {
-                // std drops the supplementary groups when root sets a uid.
-                Ok((uid, gid)) => {
-                    cmd.uid(uid).gid(gid);
-                }
-                Err(e) => {
-                    tracing::warn!("VRRP script {script:?}: {e}; it runs as rvsd's own user")
-                }
-            }
+        // std drops the supplementary groups when root sets a uid.
+        if let Some((uid, gid)) = ids {
+            cmd.uid(uid).gid(gid);
         }
     }
     cmd
 }
 
-/// Starts a notify script and forgets it (a thread reaps it).
-pub fn notify(script: &str, args: &[String], user: &User) {
-    match command(script, args, user).spawn() {
-        Ok(mut child) => {
-            let spawned = std::thread::Builder::new()
-                .name("rvs-vrrp-notify".into())
-                .spawn(move || {
-                    let _ = child.wait();
-                });
-            if let Err(e) = spawned {
-                tracing::warn!("VRRP notify {script:?}: no thread to reap it: {e}");
-            }
-        }
-        Err(e) => tracing::warn!("VRRP notify {script:?}: {e}"),
+/// Starts a notify script and forgets it (a thread reaps it, killing it at
+/// [`NOTIFY_TIMEOUT`]); refused with a warning while [`NOTIFY_CAP`] are running.
+pub fn notify(script: &str, args: &[String], ids: Option<(u32, u32)>) {
+    notify_with(
+        script,
+        args,
+        ids,
+        &NOTIFY_RUNNING,
+        NOTIFY_CAP,
+        NOTIFY_TIMEOUT,
+    );
+}
+
+/// [`notify`] with its bounds as parameters; whether the script was started.
+fn notify_with(
+    script: &str,
+    args: &[String],
+    ids: Option<(u32, u32)>,
+    running: &'static AtomicUsize,
+    cap: usize,
+    timeout: Duration,
+) -> bool {
+    if running.fetch_add(1, Ordering::Relaxed) >= cap {
+        running.fetch_sub(1, Ordering::Relaxed);
+        tracing::warn!("VRRP notify {script:?} not run: {cap} notify scripts still running");
+        return false;
+    }
+    // Counted down when the waiter is done, or dropped unrun.
+    let slot = Slot(running);
+    waited(
+        &format!("notify {script:?}"),
+        command(script, args, ids),
+        timeout,
+        move |_| drop(slot),
+    );
+    true
+}
+
+/// One running notify script.
+struct Slot(&'static AtomicUsize);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -63,72 +145,119 @@ pub fn notify(script: &str, args: &[String], user: &User) {
 pub fn track(
     name: &str,
     script: &str,
-    user: &User,
+    ids: Option<(u32, u32)>,
     timeout: Duration,
     done: impl FnOnce(bool) + Send + 'static,
 ) {
-    let mut child = match command(script, &[], user).spawn() {
+    waited(
+        &format!("vrrp_script {name}"),
+        command(script, &[], ids),
+        timeout,
+        done,
+    );
+}
+
+/// Spawns `cmd`; a waiter thread calls `done(ok)` when it exits (ok: status 0) or after
+/// `timeout` (killed with its process group, not ok).
+fn waited(
+    label: &str,
+    mut cmd: Command,
+    timeout: Duration,
+    done: impl FnOnce(bool) + Send + 'static,
+) {
+    let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!("vrrp_script {name}: {e}");
+            tracing::warn!("VRRP {label}: {e}");
             done(false);
             return;
         }
     };
-    let label = name.to_string();
+    let label = label.to_string();
     let spawned = std::thread::Builder::new()
         .name("rvs-vrrp-script".into())
-        .spawn(move || {
-            let pid = Pid::from_raw(child.id() as i32);
-            let exited = match pid.map(|p| rustix::process::pidfd_open(p, PidfdFlags::empty())) {
-                Some(Ok(pidfd)) => {
-                    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
-                    let t = rustix::time::Timespec {
-                        tv_sec: timeout.as_secs() as i64,
-                        tv_nsec: i64::from(timeout.subsec_nanos()),
-                    };
-                    loop {
-                        match rustix::event::poll(&mut fds, Some(&t)) {
-                            Err(rustix::io::Errno::INTR) => continue,
-                            Ok(n) => break n > 0,
-                            Err(_) => break false,
+        .spawn({
+            let label = label.clone();
+            move || {
+                let pid = Pid::from_raw(child.id() as i32);
+                let exited = match pid.map(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()))
+                {
+                    Some(Ok(pidfd)) => {
+                        let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+                        let t = rustix::time::Timespec {
+                            tv_sec: timeout.as_secs() as i64,
+                            tv_nsec: i64::from(timeout.subsec_nanos()),
+                        };
+                        loop {
+                            match rustix::event::poll(&mut fds, Some(&t)) {
+                                Err(rustix::io::Errno::INTR) => continue,
+                                Ok(n) => break n > 0,
+                                Err(_) => break false,
+                            }
                         }
                     }
+                    // No pidfd (pre-5.3 kernel): the script gets no time limit.
+                    _ => true,
+                };
+                if !exited {
+                    if let Some(p) = pid {
+                        let _ = rustix::process::kill_process_group(p, Signal::KILL);
+                    }
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    tracing::warn!(
+                        "VRRP {label}: timeout after {} ms, killed",
+                        timeout.as_millis()
+                    );
+                    done(false);
+                    return;
                 }
-                // No pidfd (pre-5.3 kernel): the script gets no time limit.
-                _ => true,
-            };
-            if !exited {
-                if let Some(p) = pid {
-                    let _ = rustix::process::kill_process_group(p, Signal::KILL);
-                }
-                let _ = child.kill();
-                let _ = child.wait();
-                tracing::warn!(
-                    "vrrp_script {label}: timeout after {} ms, killed",
-                    timeout.as_millis()
-                );
-                done(false);
-                return;
+                let ok = child.wait().map(|s| s.success()).unwrap_or(false);
+                done(ok);
             }
-            let ok = child.wait().map(|s| s.success()).unwrap_or(false);
-            done(ok);
         });
     if let Err(e) = spawned {
-        tracing::warn!("vrrp_script {name}: no waiter thread: {e}");
+        tracing::warn!("VRRP {label}: no waiter thread: {e}");
     }
 }
 
+/// Bytes of a track file that are read: the integer at its start fits with room to spare.
+const TRACK_FILE_MAX: usize = 64;
+
 /// A `vrrp_track_file`'s value: the integer it starts with; unreadable or garbage is 0
 /// (keepalived's rule). The error says why, for a rate-limited warning.
+///
+/// This runs on the real-time advert thread, so it must not block: opened O_NONBLOCK (a
+/// FIFO with a silent writer answers EAGAIN rather than holding the thread) and read to
+/// at most [`TRACK_FILE_MAX`] bytes (a huge or endless file costs nothing).
 pub fn read_track_file(path: &str) -> (i64, Option<String>) {
-    match std::fs::read_to_string(path) {
+    match read_head(path) {
         Ok(s) => match parse_value(&s) {
             Some(v) => (v, None),
             None => (0, Some(format!("{path}: no integer in {:?}", s.trim()))),
         },
         Err(e) => (0, Some(format!("{path}: {e}"))),
     }
+}
+
+fn read_head(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let mut buf = [0u8; TRACK_FILE_MAX];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 fn parse_value(s: &str) -> Option<i64> {
@@ -158,13 +287,51 @@ mod tests {
     }
 
     #[test]
+    fn a_track_file_never_blocks_and_only_its_head_is_read() {
+        let dir = std::env::temp_dir().join(format!("rvs-vrrp-track-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // A FIFO whose writer never writes: a blocking read would hold the thread forever.
+        let fifo = dir.join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let _writer = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let p = fifo.display().to_string();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_track_file(&p));
+        });
+        let (v, err) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("reading a silent FIFO returns");
+        assert_eq!(v, 0);
+        assert!(err.is_some());
+
+        // A value followed by more than the head: the head is enough.
+        let big = dir.join("big");
+        std::fs::write(&big, format!("17\n{}", "x".repeat(1 << 20))).unwrap();
+        assert_eq!(read_track_file(&big.display().to_string()).0, 17);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn track_scripts_report_their_status_and_are_killed_at_their_timeout() {
         let run = |script: &str, timeout_ms: u64| {
             let (tx, rx) = mpsc::channel();
             track(
                 "t",
                 script,
-                &None,
+                None,
                 Duration::from_millis(timeout_ms),
                 move |ok| {
                     let _ = tx.send(ok);
@@ -178,6 +345,69 @@ mod tests {
     }
 
     #[test]
+    fn script_users_are_resolved_once_per_configuration() {
+        let user = |u: &str| Some((u.to_string(), None));
+        let cfg = rvs_vrrp::VrrpConfig {
+            scripts: vec![rvs_vrrp::ScriptConfig {
+                name: "chk".into(),
+                command: "true".into(),
+                user: user("root"),
+                interval_ms: 1000,
+                timeout_ms: 1000,
+                weight: 0,
+                reverse: false,
+                rise: 1,
+                fall: 1,
+                init_fail: false,
+            }],
+            sync_groups: vec![rvs_vrrp::SyncGroupConfig {
+                name: "G".into(),
+                members: vec![],
+                notify: rvs_vrrp::Notify {
+                    master: Some(rvs_vrrp::NotifyScript {
+                        command: "true".into(),
+                        user: user("rvs-no-such-user"),
+                    }),
+                    ..Default::default()
+                },
+            }],
+            ..Default::default()
+        };
+        let users = Users::resolve(&cfg);
+        assert_eq!(users.ids(&user("root")), Some((0, 0)));
+        assert_eq!(
+            users.ids(&user("rvs-no-such-user")),
+            None,
+            "warned, own user"
+        );
+        assert_eq!(users.ids(&None), None);
+        assert_eq!(users.0.len(), 2);
+    }
+
+    #[test]
+    fn notify_scripts_are_capped_and_killed_at_their_timeout() {
+        static RUNNING: AtomicUsize = AtomicUsize::new(0);
+        let run = || {
+            notify_with(
+                "sleep 30",
+                &[],
+                None,
+                &RUNNING,
+                2,
+                Duration::from_millis(300),
+            )
+        };
+        assert!(run() && run(), "two run");
+        assert!(!run(), "the third is refused while two run");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while RUNNING.load(Ordering::Relaxed) != 0 {
+            assert!(std::time::Instant::now() < deadline, "never killed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(run(), "slots free again once they were killed");
+    }
+
+    #[test]
     fn notify_gets_its_argument_words() {
         let dir = std::env::temp_dir().join(format!("rvs-vrrp-notify-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
@@ -186,7 +416,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        notify(&format!("printf '%s|' >{}", out.display()), &args, &None);
+        notify(&format!("printf '%s|' >{}", out.display()), &args, None);
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(s) = std::fs::read_to_string(&out) {

@@ -336,6 +336,14 @@ impl Core {
                     out.push(Action::Resteer(self.table.config()));
                 }
             }
+            Event::Vrrp(VrrpEvent::Failed { reason }) => {
+                // The runner released every VIP on its way out: steering follows (the
+                // event loop drops the runner and --vrrp-status says why).
+                tracing::error!(%reason, "VRRP failed; a reload (SIGHUP) starts it again");
+                if self.steering {
+                    out.push(Action::Resteer(self.table.config()));
+                }
+            }
             Event::Timer => {
                 if now >= self.engine_due {
                     let mut e = lock(&self.engine);

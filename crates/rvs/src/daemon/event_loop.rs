@@ -10,7 +10,7 @@ use super::core::{Action, Core, Event, KaError, Reply};
 use super::keepalived;
 use super::txn::TxnError;
 use rvs_check::runner::Checker;
-use rvs_io::vrrp::VrrpRunner;
+use rvs_io::vrrp::{VrrpEvent, VrrpRunner};
 use rvs_vrrp::VrrpConfig;
 use std::collections::VecDeque;
 use std::sync::mpsc;
@@ -113,11 +113,21 @@ impl EventLoop {
                     Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
                 }
             };
+            if let Event::Vrrp(VrrpEvent::Failed { reason }) = &event {
+                self.vrrp_failed(reason);
+            }
             let actions = self.core.handle(event, self.now());
             if let Some(exit) = self.execute(actions) {
                 return self.finish(exit);
             }
         }
+    }
+
+    /// The runner's thread died (its VIPs released): it is gone, and `--vrrp-status` says
+    /// why until a reload starts it again.
+    fn vrrp_failed(&mut self, reason: &str) {
+        self.vrrp = None;
+        self.vrrp_error = Some(reason.to_string());
     }
 
     /// Do what the core asks. Returns the exit status once it asks to stop.
@@ -199,9 +209,11 @@ impl EventLoop {
                 }
                 Action::ReplyVrrpStatus { to } => {
                     let reply = match (&self.vrrp, &self.vrrp_error) {
-                        (Some(r), _) => {
-                            Reply::VrrpStatus(rvs_vrrp::status_lines(&r.status(), r.now()))
-                        }
+                        // Bounded (rvs_io::vrrp::STATUS_WAIT): the loop serves everyone else.
+                        (Some(r), _) => match r.try_status() {
+                            Ok(st) => Reply::VrrpStatus(rvs_vrrp::status_lines(&st, r.now())),
+                            Err(e) => Reply::Unavailable(format!("VRRP status: {e}")),
+                        },
                         (None, Some(e)) => Reply::Unavailable(format!("VRRP is not running: {e}")),
                         (None, None) => Reply::VrrpStatus(Vec::new()),
                     };

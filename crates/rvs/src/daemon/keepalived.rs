@@ -9,21 +9,65 @@
 use super::core::KaError;
 use rvs_check::machine::Action;
 use rvs_check::runner::{Checker, Target, VsTarget};
+use rvs_io::vrrp::VrrpIoError;
+use rvs_keepalived::diag::{Diag, Pos};
 use rvs_keepalived::plan::CheckTarget;
 use rvs_keepalived::{Options, Plan, StdFs};
+use rvs_vrrp::VrrpConfig;
 use std::path::Path;
 
 fn options() -> Options {
     Options::default()
 }
 
-/// Read `path` (with its includes) and plan it; warnings go to the log.
+/// Read `path` (with its includes), plan it, and check its VRRP part against the system;
+/// warnings go to the log.
 pub fn load(path: &Path) -> Result<Plan, KaError> {
     let cfg = rvs_keepalived::parse_file(&StdFs, path, &options())?;
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
-    Ok(rvs_keepalived::plan(&cfg)?)
+    let plan = rvs_keepalived::plan(&cfg)?;
+    check_vrrp(path, &plan.vrrp)?;
+    Ok(plan)
+}
+
+/// The VRRP part's interfaces and advert sources, checked here (I/O is allowed on this
+/// side) rather than by the runner after the core committed the file: a bad one refuses
+/// the whole file like a parse error, at start and on reload, and core and runner never
+/// disagree.
+fn check_vrrp(path: &Path, vrrp: &VrrpConfig) -> Result<(), KaError> {
+    if vrrp.is_empty() {
+        return Ok(());
+    }
+    match rvs_io::vrrp::check(vrrp) {
+        Ok(()) => Ok(()),
+        Err(VrrpIoError::Interface {
+            instance,
+            iface,
+            message,
+        }) => {
+            // `pos` is the vrrp_instance's FILE:LINE.
+            let pos = vrrp
+                .instances
+                .iter()
+                .find(|i| i.name == instance)
+                .map_or("", |i| i.pos.as_str());
+            let (file, line) = pos
+                .rsplit_once(':')
+                .and_then(|(f, l)| Some((f, l.parse().ok()?)))
+                .unwrap_or((pos, 0));
+            Err(KaError::Plan(Diag::error(
+                &Pos::new(file, line),
+                "vrrp_instance",
+                format!("{instance}: interface {iface:?}: {message}"),
+            )))
+        }
+        Err(source) => Err(KaError::Vrrp {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 /// `rvsd --config-test`: like `keepalived -t`. Prints every message; the exit status says
