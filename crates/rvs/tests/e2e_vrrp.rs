@@ -871,6 +871,70 @@ fn failover_v3_fast_and_nopreempt_recovery() {
     assert_eq!(inst(&d2, "VI_3").state(), "MASTER");
 }
 
+/// FAULT, said why, VIP released, and back: d1 (200, kernel-owned VIP) is MASTER with d2
+/// (100) its BACKUP (v3, advert_int 0.1). d1's interface goes down: FAULT ("interface eth0
+/// down"), the VIP leaves eth0, d2 takes over; up again: d1 preempts. Then d1's weight-0
+/// track script starts failing: FAULT ("track script chk failed"), VIP released, d2
+/// MASTER; the script succeeds again: d1 preempts again.
+#[test]
+fn fault_interface_down_and_track_script() {
+    let t = vrrp_lab("flt", [false; 2]);
+    let flag = t.lab.dir().join("chk.flag");
+    std::fs::write(&flag, "").unwrap();
+    let chk = lab::vrrp_script(
+        "chk",
+        &format!("/usr/bin/test -f {}", flag.display()),
+        "1",
+        0,
+    );
+    let conf = |i: usize| {
+        let mut inst = Instance::new("VI_F", 91, if i == 0 { 200 } else { 100 }, &[lab::VIP]);
+        inst.version = 3;
+        inst.advert_int = "0.1".into();
+        if i == 0 {
+            inst.track_scripts = vec!["chk".into()];
+        }
+        rvs_conf(&format!("flt{i}"), &inst, if i == 0 { &chk } else { "" })
+    };
+    let d1 = rvs_start(&t, 0, "afpacket", &conf(0));
+    let d2 = rvs_start(&t, 1, "afpacket", &conf(1));
+    let d1_master = || {
+        wait_rvs_state(&d1, "VI_F", "MASTER", elect(0.1));
+        wait_backup_of(&d2, "VI_F", &lab::director_addr(0), elect(0.1));
+        wait_addr(&t.dirs[0], lab::VIP, true, Duration::from_secs(2));
+        assert!(!lab::has_addr(&t.dirs[1], "eth0", lab::VIP).unwrap());
+    };
+    // In FAULT for `why`: said so, the VIP released, d2 MASTER with it.
+    let d1_fault = |why: &str| {
+        let s = wait_rvs_state(&d1, "VI_F", "FAULT", Duration::from_secs(5));
+        assert_eq!(s.get("Fault"), Some(why), "{s:?}");
+        let tr = s.last_transition().unwrap_or("");
+        assert!(tr.starts_with("MASTER -> FAULT ("), "{s:?}");
+        wait_addr(&t.dirs[0], lab::VIP, false, Duration::from_secs(2));
+        wait_rvs_state(&d2, "VI_F", "MASTER", elect(0.1));
+        wait_addr(&t.dirs[1], lab::VIP, true, Duration::from_secs(2));
+    };
+    d1_master();
+
+    // 1. The interface: rvs hears the link go down (netlink), not a missing advert.
+    t.dirs[0].ip(&["link", "set", "eth0", "down"]).unwrap();
+    d1_fault("interface eth0 down");
+    t.dirs[0].ip(&["link", "set", "eth0", "up"]).unwrap();
+    d1_master();
+
+    // 2. The track script (run every second, fall 1, rise 1).
+    std::fs::remove_file(&flag).unwrap();
+    d1_fault("track script chk failed");
+    std::fs::write(&flag, "").unwrap();
+    d1_master();
+    let s = inst(&d1, "VI_F");
+    assert_eq!(
+        (s.num("Became master"), s.num("Released master")),
+        (3, 2),
+        "{s:?}"
+    );
+}
+
 /// Split brain: adverts blocked between the directors (nftables in the switch): both
 /// become MASTER. Unblocked: exactly one MASTER (d1, the higher priority) within one
 /// master-down interval, and the split-brain counter shows that another MASTER was seen.
