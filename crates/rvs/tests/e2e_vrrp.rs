@@ -996,10 +996,74 @@ fn split_brain() {
     assert_eq!(inst(&d1, "VI_1").state(), "MASTER");
 }
 
+/// Each way a forged advert is wrong, with the `rvs-vrrp-send` options that make it so
+/// (changed from [`forge_argv`]'s valid advert: a value, "" for a flag, None to leave the
+/// option out), named by its `Dropped (...)` reason.
+const FORGERIES: [(&str, &[Change]); 7] = [
+    ("ttl", &[("--ttl", Some("64"))]),
+    ("unknown_vrid", &[("--vrid", Some("52"))]),
+    ("auth", &[("--auth-pass", Some("2222"))]),
+    ("checksum", &[("--bad-checksum", Some(""))]),
+    // v3 carries no authentication.
+    (
+        "version",
+        &[("--version", Some("3")), ("--auth-pass", None)],
+    ),
+    ("interval", &[("--adver-int-cs", Some("200"))]),
+    // Another address list than VI_1's (only an address owner's may differ).
+    ("addresses", &[("--addr", Some("10.0.0.101"))]),
+];
+
+fn vrrp_send() -> String {
+    rvs_testnet::workspace_bin("rvs-vrrp-send")
+        .expect("rvs-vrrp-send (cargo build --workspace --bins)")
+        .display()
+        .to_string()
+}
+
+/// Sends each of [`FORGERIES`] (3 adverts) from the client; each is counted under its
+/// reason on `d`'s VI_1, and VI_1's state, master and transition counters stay as they
+/// were.
+fn forgeries_dropped(t: &VrrpLab, d: &Director) {
+    let send = vrrp_send();
+    let before = inst(d, "VI_1");
+    for (reason, change) in FORGERIES {
+        let key = format!("Dropped ({reason})");
+        let base = inst(d, "VI_1").num(&key);
+        let argv = forge_argv(&send, change);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        t.client
+            .exec(&argv)
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        let s = wait_rvs(
+            d,
+            "VI_1",
+            &format!("3 adverts counted as {key}"),
+            Duration::from_secs(5),
+            |s| s.num(&key) >= base + 3,
+        );
+        let facts = |s: &VrrpStatus| {
+            let n = |k| s.num(k);
+            (
+                s.state().to_string(),
+                s.get("Master router").map(str::to_string),
+                n("Became master"),
+                n("Released master"),
+            )
+        };
+        assert_eq!(
+            facts(&s),
+            facts(&before),
+            "{reason}: no state change: {s:?}"
+        );
+    }
+}
+
 /// Forged adverts from the client's namespace (`rvs-vrrp-send`), each wrong in one way
-/// and otherwise a valid advert that would win (priority 254): dropped, counted under
-/// its reason in `--vrrp-status`, no state change. A last, valid one is accepted (the
-/// MASTER steps down): the forger works, so the drops are the validation's doing.
+/// and otherwise a valid advert that would win (priority 254), at a MASTER: dropped,
+/// counted under its reason in `--vrrp-status`, no state change. A last, valid one is
+/// accepted (the MASTER steps down): the forger works, so the drops are the validation's
+/// doing.
 #[test]
 fn forged_adverts() {
     let t = vrrp_lab("fga", [false; 2]);
@@ -1007,49 +1071,10 @@ fn forged_adverts() {
     i.auth_pass = Some("1111".into());
     let d = rvs_start(&t, 0, "afpacket", &rvs_conf("forged", &i, ""));
     wait_rvs_state(&d, "VI_1", "MASTER", elect(1.0));
-    let send = rvs_testnet::workspace_bin("rvs-vrrp-send")
-        .expect("rvs-vrrp-send (cargo build --workspace --bins)")
-        .display()
-        .to_string();
-    // (reason, options changed from the valid advert's: a value, "" for a flag, None to
-    // leave the option out)
-    let cases: [(&str, &[Change]); 6] = [
-        ("ttl", &[("--ttl", Some("64"))]),
-        ("unknown_vrid", &[("--vrid", Some("52"))]),
-        ("auth", &[("--auth-pass", Some("2222"))]),
-        ("checksum", &[("--bad-checksum", Some(""))]),
-        // v3 carries no authentication.
-        (
-            "version",
-            &[("--version", Some("3")), ("--auth-pass", None)],
-        ),
-        ("interval", &[("--adver-int-cs", Some("200"))]),
-    ];
     let before = inst(&d, "VI_1");
-    for (reason, change) in cases {
-        let key = format!("Dropped ({reason})");
-        let base = inst(&d, "VI_1").num(&key);
-        let argv = forge_argv(&send, change);
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        t.client
-            .exec(&argv)
-            .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-        let s = wait_rvs(
-            &d,
-            "VI_1",
-            &format!("3 adverts counted as {key}"),
-            Duration::from_secs(5),
-            |s| s.num(&key) >= base + 3,
-        );
-        assert_eq!(s.state(), "MASTER", "{reason}: no state change: {s:?}");
-        assert_eq!(
-            s.num("Released master"),
-            before.num("Released master"),
-            "{reason}: {s:?}"
-        );
-    }
+    forgeries_dropped(&t, &d);
     // The control: a valid advert with priority 254 makes the MASTER step down.
-    let argv = forge_argv(&send, &[]);
+    let argv = forge_argv(&vrrp_send(), &[]);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     t.client.exec(&argv).unwrap();
     wait_rvs(
@@ -1059,6 +1084,79 @@ fn forged_adverts() {
         Duration::from_secs(5),
         |s| s.num("Released master") > before.num("Released master"),
     );
+}
+
+/// The same forgeries at a BACKUP (d1, 100; d2, 200, is MASTER): dropped and counted,
+/// d1 stays BACKUP of d2. Then d2's rvsd is killed while every forgery keeps arriving
+/// (10 a second each, for 15 s): none resets d1's master-down timer, so d1 still takes over when
+/// it runs out, and the forgeries were still being dropped after that.
+#[test]
+fn forged_adverts_at_backup() {
+    let t = vrrp_lab("fgb", [false; 2]);
+    let conf = |i: usize| {
+        let mut inst = Instance::new("VI_1", 51, if i == 0 { 100 } else { 200 }, &[lab::VIP]);
+        inst.auth_pass = Some("1111".into());
+        rvs_conf(&format!("fgb{i}"), &inst, "")
+    };
+    let d1 = rvs_start(&t, 0, "afpacket", &conf(0));
+    let mut d2 = rvs_start(&t, 1, "afpacket", &conf(1));
+    wait_rvs_state(&d2, "VI_1", "MASTER", elect(1.0));
+    wait_backup_of(&d1, "VI_1", &lab::director_addr(1), elect(1.0));
+    forgeries_dropped(&t, &d1);
+
+    // Streams of forgeries that outlast the takeover's bound (15 s; a master-down
+    // interval is 3.6 s).
+    let send = vrrp_send();
+    let streams: Vec<_> = FORGERIES
+        .iter()
+        .map(|(_, change)| {
+            let mut change = change.to_vec();
+            change.extend([("--count", Some("150")), ("--interval-ms", Some("100"))]);
+            let argv = forge_argv(&send, &change);
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            t.client.spawn(&argv).unwrap()
+        })
+        .collect();
+    let base: Vec<u64> = {
+        let s = wait_rvs(
+            &d1,
+            "VI_1",
+            "the streams arriving",
+            Duration::from_secs(5),
+            |s| {
+                FORGERIES
+                    .iter()
+                    .all(|(r, _)| s.num(&format!("Dropped ({r})")) > 0)
+            },
+        );
+        FORGERIES
+            .iter()
+            .map(|(r, _)| s.num(&format!("Dropped ({r})")))
+            .collect()
+    };
+    d2.kill();
+    let s = wait_rvs_state(&d1, "VI_1", "MASTER", elect(1.0));
+    assert_eq!(
+        s.last_transition(),
+        Some("BACKUP -> MASTER (master down timer expired)"),
+        "{s:?}"
+    );
+    // Every stream was still arriving when d1 took over, and is dropped at the MASTER.
+    let took = s;
+    wait_rvs(
+        &d1,
+        "VI_1",
+        "forgeries dropped after the takeover",
+        Duration::from_secs(5),
+        |s| {
+            FORGERIES.iter().zip(&base).all(|((r, _), b)| {
+                let k = format!("Dropped ({r})");
+                took.num(&k) > *b && s.num(&k) > took.num(&k)
+            })
+        },
+    );
+    assert_eq!(inst(&d1, "VI_1").state(), "MASTER");
+    drop(streams);
 }
 
 /// An option of `rvs-vrrp-send` and its value ("" for a flag, None: left out).
