@@ -6,8 +6,9 @@
 //!   the gap it shows is the reference the rvs figures are compared with
 //!   (`scripts/bench-vrrp.sh` prints both); and the lab's advert block (nftables in the
 //!   switch) checked with keepalived on both sides;
-//! - interop with keepalived in both roles: election and preemption (v2 PASS multicast,
-//!   v3 unicast, v3 IPv6), `nopreempt`, a `track_script` priority change;
+//! - interop with keepalived in both roles: election and preemption (v2 PASS multicast and
+//!   unicast, v3 IPv4 multicast and unicast, v3 IPv6), `nopreempt`, a `track_script`
+//!   priority change;
 //! - two rvs directors in seed 002's shape, VIPs owned by the kernel and by the engine:
 //!   the standby never claims the VIP, hard failover (SIGKILL) under probing, recovery
 //!   with gratuitous ARP the client learns, a clean stop (priority 0);
@@ -478,6 +479,34 @@ fn interop_v3_unicast_rvs_master() {
 #[test]
 fn interop_v3_unicast_keepalived_master() {
     interop(v3("iuk", true, false, Side::Keepalived, "afxdp"));
+}
+
+#[test]
+fn interop_v3_multicast_rvs_master() {
+    interop(v3("imr", false, false, Side::Rvs, "afxdp"));
+}
+
+#[test]
+fn interop_v3_multicast_keepalived_master() {
+    interop(v3("imk", false, false, Side::Keepalived, "afpacket"));
+}
+
+/// v2 with PASS authentication between unicast peers.
+fn v2_pass_unicast(tag: &'static str, high: Side, io: &'static str) -> Interop {
+    Interop {
+        unicast: true,
+        ..v2_pass(tag, high, io)
+    }
+}
+
+#[test]
+fn interop_v2_pass_unicast_rvs_master() {
+    interop(v2_pass_unicast("iwr", Side::Rvs, "afpacket"));
+}
+
+#[test]
+fn interop_v2_pass_unicast_keepalived_master() {
+    interop(v2_pass_unicast("iwk", Side::Keepalived, "afxdp"));
 }
 
 #[test]
