@@ -809,11 +809,43 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
     wait_addr(&t.dirs[1], lab::VIP, kernel, Duration::from_secs(2));
 
     // 3. Recovery: d1 returns and preempts; the client learns d1's MAC from its
-    // gratuitous ARP, without asking (its entry for the VIP is fresh: REACHABLE).
+    // gratuitous ARP, without asking: its entry for the VIP holds d2's MAC (fresh from
+    // the probing), it sends nothing to the VIP meanwhile, and the capture shows d1's
+    // announcement and no ARP request of the client's (a broadcast or a unicast probe)
+    // up to the moment the entry changed.
+    let (m, st) = lab::neigh(&t.client, lab::VIP)
+        .unwrap()
+        .expect("an entry for the VIP");
+    assert_eq!(m, macs[1], "the client's entry before the recovery ({st})");
+    assert!(
+        ["REACHABLE", "STALE", "DELAY"].contains(&st.as_str()),
+        "a usable entry: {st}"
+    );
+    let cap = lab::tcpdump(&t.client, "eth0", "arp").unwrap();
     d1.spawn();
     wait_rvs_state(&d1, "VI_1", "MASTER", elect(1.0));
     wait_rvs_state(&d2, "VI_1", "BACKUP", elect(1.0));
     wait_neigh(&t, lab::VIP, &macs[0], Duration::from_secs(5));
+    // The capture is line-buffered: the announcement the client learned from is there
+    // once d1's claim is; whatever the client asked before it would be too.
+    let text = wait_for(
+        "the capture has d1's gratuitous ARP",
+        Duration::from_secs(5),
+        || {
+            let text = cap.stdout();
+            Ok(match lab::claims(&text, lab::VIP).contains(&macs[0]) {
+                true => ControlFlow::Break(text),
+                false => ControlFlow::Continue(text),
+            })
+        },
+    )
+    .unwrap();
+    drop(cap);
+    let asked = format!("who-has {} tell {}", lab::VIP, lab::CLIENT);
+    assert!(
+        !text.contains(&asked),
+        "the client learned d1's MAC from the gratuitous ARP, not by asking:\n{text}"
+    );
     wait_body(&t, &url, Duration::from_secs(5), |b| b.starts_with("rs"));
 
     // 4. Clean stop: priority 0, d2 takes over after its skew time (0.6 s) instead of a
