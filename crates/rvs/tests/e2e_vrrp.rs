@@ -11,10 +11,12 @@
 //!   priority change;
 //! - two rvs directors in seed 002's shape, VIPs owned by the kernel and by the engine:
 //!   the standby never claims the VIP, hard failover (SIGKILL) under probing, recovery
-//!   with gratuitous ARP the client learns, a clean stop (priority 0);
+//!   with gratuitous ARP the client learns (not by asking), a clean stop (priority 0,
+//!   the takeover's reason says so);
 //! - v3 `advert_int 0.1`: hard failover and recovery with `nopreempt`;
+//! - FAULT: interface down, a failing weight-0 track script; and back;
 //! - split brain with adverts blocked by nftables, and forged adverts from a namespace
-//!   (`rvs-vrrp-send`).
+//!   (`rvs-vrrp-send`) at a MASTER and at a BACKUP (whose down timer they must not reset).
 //!
 //! A "kill" kills the director's software, never the box: rvsd (VRRP and data path
 //! together) or keepalived with the nginx it fronts. Its kernel keeps what it had (a
