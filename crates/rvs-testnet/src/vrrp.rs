@@ -427,6 +427,13 @@ impl VrrpStatus {
         self.get("State").unwrap_or("")
     }
 
+    /// The newest `Transition` line (`AGE s ago FROM -> TO (REASON)`), without its age:
+    /// `FROM -> TO (REASON)`.
+    pub fn last_transition(&self) -> Option<&str> {
+        let (_, v) = self.fields.iter().rev().find(|(k, _)| k == "Transition")?;
+        Some(v.split_once(" ago ").map_or(v.as_str(), |(_, t)| t))
+    }
+
     /// A numeric field (`Split brain`, `Dropped (ttl)`, ...), 0 when absent or not a number.
     pub fn num(&self, key: &str) -> u64 {
         self.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
@@ -608,6 +615,13 @@ mod tests {
             2
         );
         assert_eq!(s[1].state(), "BACKUP");
+        assert_eq!(s[1].last_transition(), None);
+        let t = " VRRP Instance = VI_1\n   Transition = 9.000 s ago INIT -> BACKUP (startup)\n   \
+            Transition = 0.610 s ago BACKUP -> MASTER (master sent priority 0 (skew time expired))\n";
+        assert_eq!(
+            parse_vrrp_status(t)[0].last_transition(),
+            Some("BACKUP -> MASTER (master sent priority 0 (skew time expired))")
+        );
     }
 
     #[test]

@@ -567,7 +567,10 @@ impl Instance {
             State::Backup => {
                 if adv.priority == 0 {
                     // RFC 5798 6.4.2: the master is stopping; take over after skew time.
+                    // Remembered, so the takeover says why (operators and the e2e
+                    // tests tell a clean handover from a master that died).
                     self.down_at = Some(now + self.skew_ms());
+                    self.master_priority = Some(0);
                     return None;
                 }
                 let delaying =
@@ -634,7 +637,10 @@ impl Instance {
             State::Backup => {
                 if self.down_at.is_some_and(|t| t <= now) {
                     self.down_at = None;
-                    return Some(Want::Master("master down timer expired".into()));
+                    return Some(Want::Master(match self.master_priority {
+                        Some(0) => "master sent priority 0 (skew time expired)".into(),
+                        _ => "master down timer expired".into(),
+                    }));
                 }
                 None
             }

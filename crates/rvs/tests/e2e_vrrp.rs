@@ -6,14 +6,17 @@
 //!   the gap it shows is the reference the rvs figures are compared with
 //!   (`scripts/bench-vrrp.sh` prints both); and the lab's advert block (nftables in the
 //!   switch) checked with keepalived on both sides;
-//! - interop with keepalived in both roles: election and preemption (v2 PASS multicast,
-//!   v3 unicast, v3 IPv6), `nopreempt`, a `track_script` priority change;
+//! - interop with keepalived in both roles: election and preemption (v2 PASS multicast and
+//!   unicast, v3 IPv4 multicast and unicast, v3 IPv6), `nopreempt`, a `track_script`
+//!   priority change;
 //! - two rvs directors in seed 002's shape, VIPs owned by the kernel and by the engine:
 //!   the standby never claims the VIP, hard failover (SIGKILL) under probing, recovery
-//!   with gratuitous ARP the client learns, a clean stop (priority 0);
+//!   with gratuitous ARP the client learns (not by asking), a clean stop (priority 0,
+//!   the takeover's reason says so);
 //! - v3 `advert_int 0.1`: hard failover and recovery with `nopreempt`;
+//! - FAULT: interface down, a failing weight-0 track script; and back;
 //! - split brain with adverts blocked by nftables, and forged adverts from a namespace
-//!   (`rvs-vrrp-send`).
+//!   (`rvs-vrrp-send`) at a MASTER and at a BACKUP (whose down timer they must not reset).
 //!
 //! A "kill" kills the director's software, never the box: rvsd (VRRP and data path
 //! together) or keepalived with the nginx it fronts. Its kernel keeps what it had (a
@@ -307,6 +310,16 @@ fn wait_rvs_state(d: &Director, name: &str, state: &str, limit: Duration) -> Vrr
     })
 }
 
+/// The instance's newest transition is the takeover after skew time that a priority-0
+/// advert (a clean stop of the MASTER) starts, not a master-down interval's expiry.
+fn assert_skew_takeover(s: &VrrpStatus) {
+    assert_eq!(
+        s.last_transition(),
+        Some("BACKUP -> MASTER (master sent priority 0 (skew time expired))"),
+        "the takeover came from the MASTER's priority 0: {s:?}"
+    );
+}
+
 /// Waits until `name` on `d` is BACKUP to the MASTER at `master` (it heard its adverts;
 /// an instance is BACKUP from its start, before it heard anyone).
 fn wait_backup_of(d: &Director, name: &str, master: &str, limit: Duration) -> VrrpStatus {
@@ -414,9 +427,11 @@ fn interop(c: Interop) {
         }
         wait_addr(&t.dirs[0], vip, false, Duration::from_secs(2));
         wait_body(&t, &url, elect(ai), |b| b == "d2\n");
-        // A clean stop of keepalived (it sends priority 0 too): rvs takes over.
+        // A clean stop of keepalived (it sends priority 0 too): rvs takes over after its
+        // skew time.
         ka.proc.stop().unwrap();
-        wait_rvs_state(&d, "VI_1", "MASTER", elect(ai));
+        let s = wait_rvs_state(&d, "VI_1", "MASTER", elect(ai));
+        assert_skew_takeover(&s);
         wait_addr(&t.dirs[0], vip, true, Duration::from_secs(2));
         wait_body(&t, &url, elect(ai), |b| b.starts_with("rs"));
     }
@@ -466,6 +481,34 @@ fn interop_v3_unicast_rvs_master() {
 #[test]
 fn interop_v3_unicast_keepalived_master() {
     interop(v3("iuk", true, false, Side::Keepalived, "afxdp"));
+}
+
+#[test]
+fn interop_v3_multicast_rvs_master() {
+    interop(v3("imr", false, false, Side::Rvs, "afxdp"));
+}
+
+#[test]
+fn interop_v3_multicast_keepalived_master() {
+    interop(v3("imk", false, false, Side::Keepalived, "afpacket"));
+}
+
+/// v2 with PASS authentication between unicast peers.
+fn v2_pass_unicast(tag: &'static str, high: Side, io: &'static str) -> Interop {
+    Interop {
+        unicast: true,
+        ..v2_pass(tag, high, io)
+    }
+}
+
+#[test]
+fn interop_v2_pass_unicast_rvs_master() {
+    interop(v2_pass_unicast("iwr", Side::Rvs, "afpacket"));
+}
+
+#[test]
+fn interop_v2_pass_unicast_keepalived_master() {
+    interop(v2_pass_unicast("iwk", Side::Keepalived, "afxdp"));
 }
 
 #[test]
@@ -768,27 +811,55 @@ fn two_directors(tag: &str, owner: &str, io: &str) {
     wait_addr(&t.dirs[1], lab::VIP, kernel, Duration::from_secs(2));
 
     // 3. Recovery: d1 returns and preempts; the client learns d1's MAC from its
-    // gratuitous ARP, without asking (its entry for the VIP is fresh: REACHABLE).
+    // gratuitous ARP, without asking: its entry for the VIP holds d2's MAC (fresh from
+    // the probing), it sends nothing to the VIP meanwhile, and the capture shows d1's
+    // announcement and no ARP request of the client's (a broadcast or a unicast probe)
+    // up to the moment the entry changed.
+    let (m, st) = lab::neigh(&t.client, lab::VIP)
+        .unwrap()
+        .expect("an entry for the VIP");
+    assert_eq!(m, macs[1], "the client's entry before the recovery ({st})");
+    assert!(
+        ["REACHABLE", "STALE", "DELAY"].contains(&st.as_str()),
+        "a usable entry: {st}"
+    );
+    let cap = lab::tcpdump(&t.client, "eth0", "arp").unwrap();
     d1.spawn();
     wait_rvs_state(&d1, "VI_1", "MASTER", elect(1.0));
     wait_rvs_state(&d2, "VI_1", "BACKUP", elect(1.0));
     wait_neigh(&t, lab::VIP, &macs[0], Duration::from_secs(5));
+    // The capture is line-buffered: the announcement the client learned from is there
+    // once d1's claim is; whatever the client asked before it would be too.
+    let text = wait_for(
+        "the capture has d1's gratuitous ARP",
+        Duration::from_secs(5),
+        || {
+            let text = cap.stdout();
+            Ok(match lab::claims(&text, lab::VIP).contains(&macs[0]) {
+                true => ControlFlow::Break(text),
+                false => ControlFlow::Continue(text),
+            })
+        },
+    )
+    .unwrap();
+    drop(cap);
+    let asked = format!("who-has {} tell {}", lab::VIP, lab::CLIENT);
+    assert!(
+        !text.contains(&asked),
+        "the client learned d1's MAC from the gratuitous ARP, not by asking:\n{text}"
+    );
     wait_body(&t, &url, Duration::from_secs(5), |b| b.starts_with("rs"));
 
     // 4. Clean stop: priority 0, d2 takes over after its skew time (0.6 s) instead of a
-    // master-down interval (3.6 s).
+    // master-down interval (3.6 s): its transition says so (no clock involved).
     let got0 = inst(&d2, "VI_1").num("Priority zero received");
-    let t0 = Instant::now();
     clean_stop(&mut d1);
     let s = wait_rvs_state(&d2, "VI_1", "MASTER", elect(1.0));
-    eprintln!(
-        "rvs {owner} {io}: clean stop handed over in {:?} (skew time 0.61 s)",
-        t0.elapsed()
-    );
     assert!(
         s.num("Priority zero received") > got0,
         "the handover came from priority 0: {s:?}"
     );
+    assert_skew_takeover(&s);
     // A stopped d1 released the VIP (it is gone once rvsd has exited).
     assert!(!lab::has_addr(&t.dirs[0], "eth0", lab::VIP).unwrap());
     wait_neigh(&t, lab::VIP, &macs[1], Duration::from_secs(5));
@@ -947,6 +1018,70 @@ fn vrrp_instance_on_a_missing_interface_refuses_the_file() {
     clean_stop(&mut d);
 }
 
+/// FAULT, said why, VIP released, and back: d1 (200, kernel-owned VIP) is MASTER with d2
+/// (100) its BACKUP (v3, advert_int 0.1). d1's interface goes down: FAULT ("interface eth0
+/// down"), the VIP leaves eth0, d2 takes over; up again: d1 preempts. Then d1's weight-0
+/// track script starts failing: FAULT ("track script chk failed"), VIP released, d2
+/// MASTER; the script succeeds again: d1 preempts again.
+#[test]
+fn fault_interface_down_and_track_script() {
+    let t = vrrp_lab("flt", [false; 2]);
+    let flag = t.lab.dir().join("chk.flag");
+    std::fs::write(&flag, "").unwrap();
+    let chk = lab::vrrp_script(
+        "chk",
+        &format!("/usr/bin/test -f {}", flag.display()),
+        "1",
+        0,
+    );
+    let conf = |i: usize| {
+        let mut inst = Instance::new("VI_F", 91, if i == 0 { 200 } else { 100 }, &[lab::VIP]);
+        inst.version = 3;
+        inst.advert_int = "0.1".into();
+        if i == 0 {
+            inst.track_scripts = vec!["chk".into()];
+        }
+        rvs_conf(&format!("flt{i}"), &inst, if i == 0 { &chk } else { "" })
+    };
+    let d1 = rvs_start(&t, 0, "afpacket", &conf(0));
+    let d2 = rvs_start(&t, 1, "afpacket", &conf(1));
+    let d1_master = || {
+        wait_rvs_state(&d1, "VI_F", "MASTER", elect(0.1));
+        wait_backup_of(&d2, "VI_F", &lab::director_addr(0), elect(0.1));
+        wait_addr(&t.dirs[0], lab::VIP, true, Duration::from_secs(2));
+        assert!(!lab::has_addr(&t.dirs[1], "eth0", lab::VIP).unwrap());
+    };
+    // In FAULT for `why`: said so, the VIP released, d2 MASTER with it.
+    let d1_fault = |why: &str| {
+        let s = wait_rvs_state(&d1, "VI_F", "FAULT", Duration::from_secs(5));
+        assert_eq!(s.get("Fault"), Some(why), "{s:?}");
+        let tr = s.last_transition().unwrap_or("");
+        assert!(tr.starts_with("MASTER -> FAULT ("), "{s:?}");
+        wait_addr(&t.dirs[0], lab::VIP, false, Duration::from_secs(2));
+        wait_rvs_state(&d2, "VI_F", "MASTER", elect(0.1));
+        wait_addr(&t.dirs[1], lab::VIP, true, Duration::from_secs(2));
+    };
+    d1_master();
+
+    // 1. The interface: rvs hears the link go down (netlink), not a missing advert.
+    t.dirs[0].ip(&["link", "set", "eth0", "down"]).unwrap();
+    d1_fault("interface eth0 down");
+    t.dirs[0].ip(&["link", "set", "eth0", "up"]).unwrap();
+    d1_master();
+
+    // 2. The track script (run every second, fall 1, rise 1).
+    std::fs::remove_file(&flag).unwrap();
+    d1_fault("track script chk failed");
+    std::fs::write(&flag, "").unwrap();
+    d1_master();
+    let s = inst(&d1, "VI_F");
+    assert_eq!(
+        (s.num("Became master"), s.num("Released master")),
+        (3, 2),
+        "{s:?}"
+    );
+}
+
 /// Split brain: adverts blocked between the directors (nftables in the switch): both
 /// become MASTER. Unblocked: exactly one MASTER (d1, the higher priority) within one
 /// master-down interval, and the split-brain counter shows that another MASTER was seen.
@@ -1008,10 +1143,74 @@ fn split_brain() {
     assert_eq!(inst(&d1, "VI_1").state(), "MASTER");
 }
 
+/// Each way a forged advert is wrong, with the `rvs-vrrp-send` options that make it so
+/// (changed from [`forge_argv`]'s valid advert: a value, "" for a flag, None to leave the
+/// option out), named by its `Dropped (...)` reason.
+const FORGERIES: [(&str, &[Change]); 7] = [
+    ("ttl", &[("--ttl", Some("64"))]),
+    ("unknown_vrid", &[("--vrid", Some("52"))]),
+    ("auth", &[("--auth-pass", Some("2222"))]),
+    ("checksum", &[("--bad-checksum", Some(""))]),
+    // v3 carries no authentication.
+    (
+        "version",
+        &[("--version", Some("3")), ("--auth-pass", None)],
+    ),
+    ("interval", &[("--adver-int-cs", Some("200"))]),
+    // Another address list than VI_1's (only an address owner's may differ).
+    ("addresses", &[("--addr", Some("10.0.0.101"))]),
+];
+
+fn vrrp_send() -> String {
+    rvs_testnet::workspace_bin("rvs-vrrp-send")
+        .expect("rvs-vrrp-send (cargo build --workspace --bins)")
+        .display()
+        .to_string()
+}
+
+/// Sends each of [`FORGERIES`] (3 adverts) from the client; each is counted under its
+/// reason on `d`'s VI_1, and VI_1's state, master and transition counters stay as they
+/// were.
+fn forgeries_dropped(t: &VrrpLab, d: &Director) {
+    let send = vrrp_send();
+    let before = inst(d, "VI_1");
+    for (reason, change) in FORGERIES {
+        let key = format!("Dropped ({reason})");
+        let base = inst(d, "VI_1").num(&key);
+        let argv = forge_argv(&send, change);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        t.client
+            .exec(&argv)
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        let s = wait_rvs(
+            d,
+            "VI_1",
+            &format!("3 adverts counted as {key}"),
+            Duration::from_secs(5),
+            |s| s.num(&key) >= base + 3,
+        );
+        let facts = |s: &VrrpStatus| {
+            let n = |k| s.num(k);
+            (
+                s.state().to_string(),
+                s.get("Master router").map(str::to_string),
+                n("Became master"),
+                n("Released master"),
+            )
+        };
+        assert_eq!(
+            facts(&s),
+            facts(&before),
+            "{reason}: no state change: {s:?}"
+        );
+    }
+}
+
 /// Forged adverts from the client's namespace (`rvs-vrrp-send`), each wrong in one way
-/// and otherwise a valid advert that would win (priority 254): dropped, counted under
-/// its reason in `--vrrp-status`, no state change. A last, valid one is accepted (the
-/// MASTER steps down): the forger works, so the drops are the validation's doing.
+/// and otherwise a valid advert that would win (priority 254), at a MASTER: dropped,
+/// counted under its reason in `--vrrp-status`, no state change. A last, valid one is
+/// accepted (the MASTER steps down): the forger works, so the drops are the validation's
+/// doing.
 #[test]
 fn forged_adverts() {
     let t = vrrp_lab("fga", [false; 2]);
@@ -1019,49 +1218,10 @@ fn forged_adverts() {
     i.auth_pass = Some("1111".into());
     let d = rvs_start(&t, 0, "afpacket", &rvs_conf("forged", &i, ""));
     wait_rvs_state(&d, "VI_1", "MASTER", elect(1.0));
-    let send = rvs_testnet::workspace_bin("rvs-vrrp-send")
-        .expect("rvs-vrrp-send (cargo build --workspace --bins)")
-        .display()
-        .to_string();
-    // (reason, options changed from the valid advert's: a value, "" for a flag, None to
-    // leave the option out)
-    let cases: [(&str, &[Change]); 6] = [
-        ("ttl", &[("--ttl", Some("64"))]),
-        ("unknown_vrid", &[("--vrid", Some("52"))]),
-        ("auth", &[("--auth-pass", Some("2222"))]),
-        ("checksum", &[("--bad-checksum", Some(""))]),
-        // v3 carries no authentication.
-        (
-            "version",
-            &[("--version", Some("3")), ("--auth-pass", None)],
-        ),
-        ("interval", &[("--adver-int-cs", Some("200"))]),
-    ];
     let before = inst(&d, "VI_1");
-    for (reason, change) in cases {
-        let key = format!("Dropped ({reason})");
-        let base = inst(&d, "VI_1").num(&key);
-        let argv = forge_argv(&send, change);
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        t.client
-            .exec(&argv)
-            .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-        let s = wait_rvs(
-            &d,
-            "VI_1",
-            &format!("3 adverts counted as {key}"),
-            Duration::from_secs(5),
-            |s| s.num(&key) >= base + 3,
-        );
-        assert_eq!(s.state(), "MASTER", "{reason}: no state change: {s:?}");
-        assert_eq!(
-            s.num("Released master"),
-            before.num("Released master"),
-            "{reason}: {s:?}"
-        );
-    }
+    forgeries_dropped(&t, &d);
     // The control: a valid advert with priority 254 makes the MASTER step down.
-    let argv = forge_argv(&send, &[]);
+    let argv = forge_argv(&vrrp_send(), &[]);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     t.client.exec(&argv).unwrap();
     wait_rvs(
@@ -1071,6 +1231,79 @@ fn forged_adverts() {
         Duration::from_secs(5),
         |s| s.num("Released master") > before.num("Released master"),
     );
+}
+
+/// The same forgeries at a BACKUP (d1, 100; d2, 200, is MASTER): dropped and counted,
+/// d1 stays BACKUP of d2. Then d2's rvsd is killed while every forgery keeps arriving
+/// (10 a second each, for 15 s): none resets d1's master-down timer, so d1 still takes over when
+/// it runs out, and the forgeries were still being dropped after that.
+#[test]
+fn forged_adverts_at_backup() {
+    let t = vrrp_lab("fgb", [false; 2]);
+    let conf = |i: usize| {
+        let mut inst = Instance::new("VI_1", 51, if i == 0 { 100 } else { 200 }, &[lab::VIP]);
+        inst.auth_pass = Some("1111".into());
+        rvs_conf(&format!("fgb{i}"), &inst, "")
+    };
+    let d1 = rvs_start(&t, 0, "afpacket", &conf(0));
+    let mut d2 = rvs_start(&t, 1, "afpacket", &conf(1));
+    wait_rvs_state(&d2, "VI_1", "MASTER", elect(1.0));
+    wait_backup_of(&d1, "VI_1", &lab::director_addr(1), elect(1.0));
+    forgeries_dropped(&t, &d1);
+
+    // Streams of forgeries that outlast the takeover's bound (15 s; a master-down
+    // interval is 3.6 s).
+    let send = vrrp_send();
+    let streams: Vec<_> = FORGERIES
+        .iter()
+        .map(|(_, change)| {
+            let mut change = change.to_vec();
+            change.extend([("--count", Some("150")), ("--interval-ms", Some("100"))]);
+            let argv = forge_argv(&send, &change);
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            t.client.spawn(&argv).unwrap()
+        })
+        .collect();
+    let base: Vec<u64> = {
+        let s = wait_rvs(
+            &d1,
+            "VI_1",
+            "the streams arriving",
+            Duration::from_secs(5),
+            |s| {
+                FORGERIES
+                    .iter()
+                    .all(|(r, _)| s.num(&format!("Dropped ({r})")) > 0)
+            },
+        );
+        FORGERIES
+            .iter()
+            .map(|(r, _)| s.num(&format!("Dropped ({r})")))
+            .collect()
+    };
+    d2.kill();
+    let s = wait_rvs_state(&d1, "VI_1", "MASTER", elect(1.0));
+    assert_eq!(
+        s.last_transition(),
+        Some("BACKUP -> MASTER (master down timer expired)"),
+        "{s:?}"
+    );
+    // Every stream was still arriving when d1 took over, and is dropped at the MASTER.
+    let took = s;
+    wait_rvs(
+        &d1,
+        "VI_1",
+        "forgeries dropped after the takeover",
+        Duration::from_secs(5),
+        |s| {
+            FORGERIES.iter().zip(&base).all(|((r, _), b)| {
+                let k = format!("Dropped ({r})");
+                took.num(&k) > *b && s.num(&k) > took.num(&k)
+            })
+        },
+    );
+    assert_eq!(inst(&d1, "VI_1").state(), "MASTER");
+    drop(streams);
 }
 
 /// An option of `rvs-vrrp-send` and its value ("" for a flag, None: left out).

@@ -392,6 +392,13 @@ fn clean_stop_hands_over_within_skew_time() {
     // delivered 1 ms after the stop, then skew time
     assert_eq!(n.entered(1, State::Master), Some(10_000 + 1 + skew));
     assert_eq!(n.counters(1).priority_zero_rx, 1);
+    let why = n.nodes[1].router.status()[0]
+        .transitions
+        .last()
+        .unwrap()
+        .reason
+        .clone();
+    assert_eq!(why, "master sent priority 0 (skew time expired)");
     assert_eq!(n.state(0), State::Init);
 }
 
