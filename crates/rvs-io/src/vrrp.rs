@@ -921,7 +921,10 @@ impl Io {
                 command,
                 user,
                 args,
-            } => script::notify(&command, &args, self.users.ids(&user)),
+            } => match self.users.ids(&user) {
+                Ok(ids) => script::notify(&command, &args, ids),
+                Err(e) => tracing::warn!("VRRP notify {command:?} not run: {e}"),
+            },
             Action::RunTrackScript {
                 name,
                 command,
@@ -930,10 +933,20 @@ impl Io {
             } => {
                 let cmd = self.cmd.clone();
                 let n = name.clone();
+                let ids = match self.users.ids(&user) {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        self.warn_once(&format!("user {name}"), || {
+                            format!("vrrp_script {name} not run: {e}; it counts as failed")
+                        });
+                        self.cmd.send(Cmd::Script { name, ok: false });
+                        return;
+                    }
+                };
                 script::track(
                     &name,
                     &command,
-                    self.users.ids(&user),
+                    ids,
                     Duration::from_millis(timeout_ms),
                     move |ok| {
                         cmd.send(Cmd::Script { name: n, ok });

@@ -53,7 +53,8 @@ impl Users {
                 Ok(ids) => Some(ids),
                 Err(e) => {
                     tracing::warn!(
-                        "VRRP scripts of user {}: {e}; they run as rvsd's own user",
+                        "VRRP scripts of user {}: {e}; they are not run (a track script \
+                         counts as failed)",
                         n.0
                     );
                     None
@@ -64,9 +65,15 @@ impl Users {
         Users(out)
     }
 
-    /// (uid, gid) for a script's `user` (None: rvsd's own).
-    pub fn ids(&self, user: &Option<UserName>) -> Option<(u32, u32)> {
-        self.0.get(user.as_ref()?).copied().flatten()
+    /// (uid, gid) for a script's `user` (`Ok(None)`: none named, rvsd's own). A named user
+    /// that does not resolve is an error: running its script as root instead would hand
+    /// root to whoever can write the script (keepalived refuses it too).
+    pub fn ids(&self, user: &Option<UserName>) -> Result<Option<(u32, u32)>, String> {
+        let Some(u) = user else { return Ok(None) };
+        match self.0.get(u) {
+            Some(Some(ids)) => Ok(Some(*ids)),
+            _ => Err(format!("unknown user {:?}", u.0)),
+        }
     }
 }
 
@@ -374,13 +381,12 @@ mod tests {
             ..Default::default()
         };
         let users = Users::resolve(&cfg);
-        assert_eq!(users.ids(&user("root")), Some((0, 0)));
-        assert_eq!(
-            users.ids(&user("rvs-no-such-user")),
-            None,
-            "warned, own user"
+        assert_eq!(users.ids(&user("root")), Ok(Some((0, 0))));
+        assert!(
+            users.ids(&user("rvs-no-such-user")).is_err(),
+            "an unknown user's scripts are not run (never as root)"
         );
-        assert_eq!(users.ids(&None), None);
+        assert_eq!(users.ids(&None), Ok(None));
         assert_eq!(users.0.len(), 2);
     }
 
