@@ -279,6 +279,7 @@ fn parse_value(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::ControlFlow;
     use std::sync::mpsc;
 
     #[test]
@@ -405,11 +406,17 @@ mod tests {
         };
         assert!(run() && run(), "two run");
         assert!(!run(), "the third is refused while two run");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while RUNNING.load(Ordering::Relaxed) != 0 {
-            assert!(std::time::Instant::now() < deadline, "never killed");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        rvs_testnet::wait_for(
+            "both killed at their timeout",
+            Duration::from_secs(20),
+            || {
+                Ok(match RUNNING.load(Ordering::Relaxed) {
+                    0 => ControlFlow::Break(()),
+                    n => ControlFlow::Continue(format!("{n} running")),
+                })
+            },
+        )
+        .unwrap();
         assert!(run(), "slots free again once they were killed");
     }
 
@@ -423,16 +430,13 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         notify(&format!("printf '%s|' >{}", out.display()), &args, None);
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(s) = std::fs::read_to_string(&out) {
-                if s == "INSTANCE|VI 1|MASTER|100|" {
-                    break;
-                }
-            }
-            assert!(std::time::Instant::now() < deadline, "notify never wrote");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        rvs_testnet::wait_for("notify's argument words", Duration::from_secs(20), || {
+            Ok(match std::fs::read_to_string(&out) {
+                Ok(s) if s == "INSTANCE|VI 1|MASTER|100|" => ControlFlow::Break(()),
+                seen => ControlFlow::Continue(format!("{seen:?}")),
+            })
+        })
+        .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
